@@ -1,0 +1,127 @@
+package ibex.core;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+
+/**
+ * A task creation request after the original's clean-up rules (reference §1.4): hosts trimmed,
+ * blank and '#' entries dropped, duplicates merged in order; the title gets " FH: first-host";
+ * a timeout of 0 becomes 30 s and may not pass five days.
+ *
+ * <p>Unlike the original, {@code args} is not screened for quotes or '&lt;': the agent passes arguments
+ * as argv, never through a shell, so they reach the script verbatim. Title and pause keep the screen
+ * because clients show them as HTML.
+ */
+public record TaskSpec(String title, String account, int batch, int tolerance, int timeout, String pause,
+                       String script, String args, String stdin, TaskAction action, String creator,
+                       List<String> hosts) {
+
+    public static final int DEFAULT_TIMEOUT = 30;
+    public static final int MAX_TIMEOUT = 5 * 24 * 3600;
+    public static final int MAX_HOST_LENGTH = 128;
+
+    public TaskSpec {
+        hosts = List.copyOf(hosts);
+    }
+
+    /** The raw request fields; null where the JSON had none. */
+    public record Request(String title, String account, Integer batch, Integer tolerance, Integer timeout,
+                          String pause, String script, String args, String stdin, String action,
+                          String creator, List<String> hosts) {
+    }
+
+    /** Validates in the original's order: required fields and hosts (400), then the rest (200 + err). */
+    public static TaskSpec from(Request r) {
+        require(r.title(), "Title");
+        require(r.account(), "Account");
+        require(r.script(), "Script");
+        require(r.action(), "Action");
+        require(r.creator(), "Creator");
+        if (r.hosts() == null) {
+            throw InvalidTask.badRequest("json body invalid: Key: 'TaskForm.Hosts' Error:Field validation for 'Hosts' failed on the 'required' tag");
+        }
+        var hosts = new LinkedHashSet<String>();
+        for (var h : r.hosts()) {
+            var t = h == null ? "" : h.strip();
+            if (!t.isEmpty() && !t.startsWith("#")) {
+                hosts.add(t);
+            }
+        }
+        if (hosts.isEmpty()) {
+            throw InvalidTask.badRequest("arg(hosts) empty");
+        }
+        for (var h : hosts) {
+            checkHost(h);
+        }
+
+        int batch = nonNegative(r.batch(), "batch");
+        int tolerance = nonNegative(r.tolerance(), "tolerance");
+        int timeout = nonNegative(r.timeout(), "timeout");
+        if (timeout == 0) {
+            timeout = DEFAULT_TIMEOUT;
+        }
+        if (timeout > MAX_TIMEOUT) {
+            throw InvalidTask.rejected("arg(timeout) longer than five days");
+        }
+        var action = TaskAction.parse(r.action())
+                .filter(a -> a == TaskAction.START || a == TaskAction.PAUSE)
+                .orElseThrow(() -> InvalidTask.rejected("arg(action) should be start or pause, got '" + r.action() + "'"));
+
+        var pause = orEmpty(r.pause()).replace('，', ',').replace(" ", "");
+        checkSafe(pause, "pause");
+        var title = r.title();
+        int fh = title.indexOf(" FH: ");
+        if (fh >= 0) {
+            title = title.substring(0, fh);
+        }
+        checkSafe(title, "title");
+        var first = hosts.iterator().next();
+        title = title + " FH: " + first;
+        var args = orEmpty(r.args()).replace('，', ',');
+        return new TaskSpec(title, r.account().strip(), batch, tolerance, timeout, pause, r.script(), args,
+                orEmpty(r.stdin()), action, r.creator(), List.copyOf(hosts));
+    }
+
+    /** Host names are identifiers: printable, no spaces or separators, at most 128 characters. */
+    public static void checkHost(String h) {
+        if (h.length() > MAX_HOST_LENGTH) {
+            throw InvalidTask.rejected("host '" + h.substring(0, 32) + "...' is longer than " + MAX_HOST_LENGTH + " characters");
+        }
+        for (int i = 0; i < h.length(); i++) {
+            char c = h.charAt(i);
+            if (c <= ' ' || c == 0x7f || c == ',' || c == '/' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\') {
+                throw InvalidTask.rejected("host '" + h + "' has a character that is not allowed in a host name");
+            }
+        }
+    }
+
+    private static void require(String v, String field) {
+        if (v == null || v.isEmpty()) {
+            throw InvalidTask.badRequest("json body invalid: Key: 'TaskForm." + field + "' Error:Field validation for '"
+                    + field + "' failed on the 'required' tag");
+        }
+    }
+
+    private static int nonNegative(Integer v, String name) {
+        if (v == null) {
+            return 0;
+        }
+        if (v < 0) {
+            throw InvalidTask.rejected("arg(" + name + ") should be nonnegative");
+        }
+        return v;
+    }
+
+    private static String orEmpty(String s) {
+        return s == null ? "" : s;
+    }
+
+    /** The original's blocklist for text that web clients render. */
+    private static void checkSafe(String s, String name) {
+        for (var bad : new String[] {"<", ">", "&", "'", "\"", "://", "../"}) {
+            if (s.contains(bad)) {
+                throw InvalidTask.rejected("arg(" + name + ") is dangerous");
+            }
+        }
+    }
+}
