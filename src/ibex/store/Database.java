@@ -1,0 +1,367 @@
+package ibex.store;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.TreeSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One ibex database, MySQL/MariaDB or an embedded H2 file, behind one pool and one JDBC code path.
+ *
+ * <p>{@link #open} refuses a database whose schema is not exactly version {@link #SCHEMA_VERSION}
+ * with all ibex tables; it creates the schema only in an empty H2 file, never in MySQL, where
+ * that is the operator's step ({@code mysql < sql/ibex.sql}).
+ *
+ * <p>Work must not call {@code read}/{@code inTransaction} from inside another one: it would hold
+ * two connections at once and a full pool would wait on itself.
+ */
+public final class Database implements AutoCloseable {
+    public static final int SCHEMA_VERSION = Schema.VERSION;
+    /** Deadlocks and lock-wait timeouts are retried this many times after the first attempt. */
+    static final int MAX_RETRIES = 3;
+    private static final String MYSQL_HINT = "run  mysql < sql/ibex.sql";
+
+    /** Work on a borrowed connection; it must not close the connection. */
+    @FunctionalInterface
+    public interface SqlWork<T> {
+        T apply(Connection c) throws SQLException;
+    }
+
+    /** Pool numbers for /metrics: configured size, connections open, borrowed, threads waiting. */
+    public record PoolStats(int max, int open, int inUse, int waiting, long created, long discarded) {
+    }
+
+    private final String display;
+    private final boolean embedded;
+    private final ConnectionPool pool;
+    private final ConnectionPool.Opener opener;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final List<Runnable> afterClose = new CopyOnWriteArrayList<>();
+
+    private Database(String display, boolean embedded, ConnectionPool pool, ConnectionPool.Opener opener) {
+        this.display = display;
+        this.embedded = embedded;
+        this.pool = pool;
+        this.opener = opener;
+    }
+
+    /**
+     * Connects, checks the schema (creating it in an empty H2 file) and returns the open database.
+     *
+     * @throws StoreException naming the database when it is unreachable or its schema is not ours
+     */
+    public static Database open(DbSettings cfg) {
+        String type = cfg.type() == null ? "" : cfg.type().strip().toLowerCase(Locale.ROOT);
+        String url = cfg.jdbcUrl() == null ? "" : cfg.jdbcUrl().strip();
+        boolean embedded = switch (type) {
+            case "h2" -> true;
+            case "mysql" -> false;
+            default -> throw new StoreException("database type must be h2 or mysql, got '" + cfg.type() + "'");
+        };
+        String prefix = embedded ? "jdbc:h2:" : "jdbc:mysql:";
+        if (!url.startsWith(prefix)) {
+            // Only the scheme is quoted back: the rest of a URL may hold a password.
+            throw new StoreException("database type " + type + " needs a " + prefix + " URL, got one starting '"
+                    + url.substring(0, Math.max(0, url.indexOf(':', 5) + 1)) + "'");
+        }
+        if (cfg.maxOpenConns() < 1) {
+            throw new StoreException("database pool size (maxOpenConns) must be at least 1, got " + cfg.maxOpenConns());
+        }
+        String display = cfg.display() == null || cfg.display().isBlank() ? describe(type, url) : cfg.display();
+        Properties props = new Properties();
+        String user = cfg.user() == null ? "" : cfg.user();
+        props.setProperty("user", embedded && user.isBlank() ? "sa" : user);
+        props.setProperty("password", cfg.password() == null ? "" : cfg.password());
+        if (embedded) {
+            url = h2Url(url);
+            makeParentDir(display, url);
+        } else if (!url.contains("connectTimeout")) {
+            // Connector/J waits forever for an unanswering host by default; a server must fail at start.
+            props.setProperty("connectTimeout", "5000");
+        }
+        String finalUrl = url;
+        ConnectionPool.Opener opener = () -> DriverManager.getConnection(finalUrl, props);
+        ConnectionPool pool = new ConnectionPool(display, cfg.maxOpenConns(), opener,
+                ConnectionPool.DEFAULT_ACQUIRE_TIMEOUT, InstantSource.system());
+        Database db = new Database(display, embedded, pool, opener);
+        try {
+            db.prepareSchema();
+        } catch (RuntimeException e) {
+            db.close();
+            throw e;
+        }
+        return db;
+    }
+
+    /**
+     * MODE=MySQL and lower-case names make the shared DDL and queries behave as on MySQL;
+     * LOCK_TIMEOUT lets a blocked writer wait like InnoDB does instead of failing after H2's 1 s;
+     * DB_CLOSE_ON_EXIT=FALSE because the server closes the store itself, last in its stop order,
+     * and H2's own shutdown hook would otherwise close it under requests still draining.
+     */
+    static String h2Url(String url) {
+        String upper = url.toUpperCase(Locale.ROOT);
+        StringBuilder b = new StringBuilder(url);
+        for (String[] option : new String[][] {
+                {"MODE", "MySQL"}, {"DATABASE_TO_LOWER", "TRUE"}, {"LOCK_TIMEOUT", "10000"}, {"DB_CLOSE_ON_EXIT", "FALSE"}}) {
+            if (!upper.contains(";" + option[0] + "=")) {
+                b.append(';').append(option[0]).append('=').append(option[1]);
+            }
+        }
+        return b.toString();
+    }
+
+    /** The file path of an H2 URL, or null for an in-memory or server URL. */
+    static Path h2File(String url) {
+        String rest = url.substring("jdbc:h2:".length());
+        int semi = rest.indexOf(';');
+        if (semi >= 0) {
+            rest = rest.substring(0, semi);
+        }
+        if (rest.startsWith("mem:") || rest.startsWith("tcp:") || rest.startsWith("ssl:")) {
+            return null;
+        }
+        if (rest.startsWith("file:")) {
+            rest = rest.substring("file:".length());
+        }
+        if (rest.startsWith("~")) {
+            rest = System.getProperty("user.home") + rest.substring(1);
+        }
+        return Path.of(rest).toAbsolutePath();
+    }
+
+    /** The data directory holds the whole task history, scripts included: owner only (0700). */
+    private static void makeParentDir(String display, String url) {
+        Path file = h2File(url);
+        if (file == null || file.getParent() == null || Files.isDirectory(file.getParent())) {
+            return;
+        }
+        try {
+            Files.createDirectories(file.getParent(),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new StoreException("cannot create the directory " + file.getParent() + " for " + display + ": " + e, e);
+        }
+    }
+
+    /** "mysql 127.0.0.1:3306/ibex" or "h2 /var/lib/ibex/ibex", without user, password or options. */
+    static String describe(String type, String url) {
+        if (type.equals("h2")) {
+            Path file = h2File(url);
+            return "h2 " + (file == null ? url.substring("jdbc:h2:".length()).split(";", 2)[0] : file);
+        }
+        String rest = url.replaceFirst("^jdbc:mysql:(loadbalance:|replication:)?//", "");
+        rest = rest.replaceFirst("^[^/@]*@", "");   // user:password@
+        int q = rest.indexOf('?');
+        return "mysql " + (q >= 0 ? rest.substring(0, q) : rest);
+    }
+
+    private void prepareSchema() {
+        read(c -> {
+            TreeSet<String> tables = tables(c);
+            if (embedded && tables.isEmpty()) {
+                createSchema(c);
+                tables = tables(c);
+            }
+            if (!tables.contains("ibex_schema")) {
+                List<String> others = new ArrayList<>(tables);
+                String hint = embedded ? "use a new H2 file for ibex" : MYSQL_HINT;
+                throw new StoreException("database " + display + " has no ibex schema (table ibex_schema missing"
+                        + (others.isEmpty() ? "" : ", found " + String.join(", ", others)) + "): " + hint);
+            }
+            List<Integer> versions = new ArrayList<>();
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT version FROM ibex_schema ORDER BY version")) {
+                while (rs.next()) {
+                    versions.add(rs.getInt(1));
+                }
+            }
+            if (!versions.equals(List.of(SCHEMA_VERSION))) {
+                String found = versions.isEmpty() ? "an empty ibex_schema table"
+                        : versions.size() == 1 ? "schema version " + versions.getFirst() : "schema versions " + versions;
+                throw new StoreException("database " + display + " has " + found + ", this ibex needs " + SCHEMA_VERSION);
+            }
+            List<String> missing = missing(tables);
+            if (!missing.isEmpty() && embedded) {
+                // Only a first start that died half-way leaves this; every statement is idempotent.
+                createSchema(c);
+                missing = missing(tables(c));
+            }
+            if (!missing.isEmpty()) {
+                throw new StoreException("database " + display + " has schema version " + SCHEMA_VERSION
+                        + " but lacks table" + (missing.size() > 1 ? "s " : " ") + String.join(", ", missing)
+                        + (embedded ? "" : ": " + MYSQL_HINT));
+            }
+            return null;
+        });
+    }
+
+    private static List<String> missing(TreeSet<String> tables) {
+        return Schema.TABLES.stream().filter(t -> !tables.contains(t)).toList();
+    }
+
+    /** Table names of the connection's own database (MySQL catalog, H2 schema), lower-cased. */
+    private static TreeSet<String> tables(Connection c) throws SQLException {
+        TreeSet<String> names = new TreeSet<>();
+        try (ResultSet rs = c.getMetaData().getTables(c.getCatalog(), c.getSchema(), "%", new String[] {"TABLE"})) {
+            while (rs.next()) {
+                names.add(rs.getString("TABLE_NAME").toLowerCase(Locale.ROOT));
+            }
+        }
+        return names;
+    }
+
+    private void createSchema(Connection c) throws SQLException {
+        List<String> statements = Schema.statements();
+        try (Statement s = c.createStatement()) {
+            for (int i = 0; i < statements.size(); i++) {
+                try {
+                    s.execute(statements.get(i));
+                } catch (SQLException e) {
+                    throw new StoreException("creating the schema in " + display + ": statement " + (i + 1) + " ("
+                            + statements.get(i).lines().findFirst().orElse("") + ") failed: "
+                            + ConnectionPool.oneLine(e.getMessage()), e);
+                }
+            }
+        }
+    }
+
+    /** Runs work in autocommit mode: each statement commits on its own. */
+    public <T> T read(SqlWork<T> work) {
+        try (ConnectionPool.Lease lease = pool.acquire()) {
+            try {
+                return work.apply(lease.connection());
+            } catch (SQLException e) {
+                lease.failed(e);
+                throw failure(e, 1);
+            }
+        }
+    }
+
+    /**
+     * Runs work in one transaction: commit when it returns, roll back when it throws. A deadlock or
+     * lock-wait timeout runs the whole work again (up to {@link #MAX_RETRIES} times), so work must
+     * not have effects outside the transaction. SQLExceptions come out as StoreException; other
+     * exceptions (a domain refusal, say) come out unchanged after the rollback.
+     */
+    public <T> T inTransaction(SqlWork<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            try (ConnectionPool.Lease lease = pool.acquire()) {
+                Connection c = lease.connection();
+                try {
+                    c.setAutoCommit(false);
+                    T result = work.apply(c);
+                    c.commit();
+                    return result;
+                } catch (SQLException e) {
+                    rollback(c, e);
+                    lease.failed(e);
+                    if (attempt <= MAX_RETRIES && isRetryable(e)) {
+                        backOff(attempt);
+                        continue;
+                    }
+                    throw failure(e, attempt);
+                } catch (RuntimeException | Error e) {
+                    rollback(c, e);
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static void rollback(Connection c, Throwable cause) {
+        try {
+            c.rollback();
+        } catch (SQLException e) {
+            cause.addSuppressed(e);   // the pool discards or resets the connection on return
+        }
+    }
+
+    private void backOff(int attempt) {
+        try {
+            // Random, growing pause so two retried transactions do not collide again in step.
+            Thread.sleep(ThreadLocalRandom.current().nextLong(5, 20) * attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(display + ": interrupted while retrying a transaction");
+        }
+    }
+
+    private StoreException failure(SQLException e, int attempts) {
+        return new StoreException(display + ": " + ConnectionPool.oneLine(e.getMessage())
+                + (attempts > 1 ? " (gave up after " + attempts + " attempts)" : ""), e);
+    }
+
+    /**
+     * Deadlock or lock-wait timeout, which InnoDB and H2 resolve by failing one transaction that
+     * may simply run again: SQLState 40001 (serialization failure), MySQL 1213 (deadlock) and 1205
+     * (lock wait timeout), H2 50200 (lock timeout) and 90131 (concurrent update of a row).
+     */
+    static boolean isRetryable(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s) {
+                int code = s.getErrorCode();
+                if ("40001".equals(s.getSQLState()) || code == 1213 || code == 1205 || code == 40001
+                        || code == 50200 || code == 90131) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    public boolean isEmbedded() {
+        return embedded;
+    }
+
+    /** How messages name this database, e.g. "mysql 127.0.0.1:3306/ibex". */
+    public String display() {
+        return display;
+    }
+
+    public PoolStats poolStats() {
+        return pool.stats();
+    }
+
+    /** Runs after close; the test harness uses it to drop scratch databases. */
+    void afterClose(Runnable action) {
+        afterClose.add(action);
+    }
+
+    /**
+     * Closes the pool; for H2 also shuts the database down when a borrowed connection was never
+     * returned, so the file is complete on disk either way. Safe to call twice.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        boolean leaked = pool.stats().inUse() > 0;
+        pool.close();
+        // H2 closes the file itself when its last connection closes; only a leaked one keeps it open.
+        if (embedded && leaked) {
+            try (Connection c = opener.open(); Statement s = c.createStatement()) {
+                s.execute("SHUTDOWN");
+            } catch (SQLException e) {
+                // Cannot reach the file any more; the leaked connection's owner gets the error.
+            }
+        }
+        for (Runnable r : afterClose) {
+            r.run();
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package ibex.store;
+
+import java.sql.SQLException;
+
+/**
+ * A store failure: the database cannot be reached, has the wrong schema, or a statement failed.
+ * Unchecked because callers above the store can do nothing but report it; the message already says
+ * which database and what happened, and never contains a password.
+ */
+public final class StoreException extends RuntimeException {
+
+    StoreException(String message) {
+        super(message);
+    }
+
+    StoreException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    /** The SQLState of the first SQLException in the cause chain, or "" when there is none. */
+    public String sqlState() {
+        for (Throwable t = getCause(); t != null; t = t.getCause()) {
+            if (t instanceof SQLException e && e.getSQLState() != null) {
+                return e.getSQLState();
+            }
+        }
+        return "";
+    }
+}
