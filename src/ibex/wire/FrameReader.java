@@ -3,6 +3,7 @@ package ibex.wire;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Objects;
 
 /**
  * Reads frames from one stream, one at a time; one reader thread per connection. The length prefix
@@ -19,7 +20,7 @@ public final class FrameReader {
         if (maxFrameBytes < 1) {
             throw new IllegalArgumentException("maxFrameBytes must be at least 1, got " + maxFrameBytes);
         }
-        this.in = java.util.Objects.requireNonNull(in, "in");
+        this.in = Objects.requireNonNull(in, "in");
         this.maxFrameBytes = maxFrameBytes;
     }
 
