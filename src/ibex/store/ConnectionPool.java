@@ -141,7 +141,7 @@ final class ConnectionPool implements AutoCloseable {
                     if (remaining <= 0) {
                         throw new StoreException("pool " + name + ": no connection free after "
                                 + acquireTimeout.toMillis() + " ms (size " + maxSize + ", in use " + inUse
-                                + ", " + waiting + " other waiters)");
+                                + ", other waiters " + waiting + ")");
                     }
                     waiting++;
                     try {

@@ -336,6 +336,10 @@ public final class Database implements AutoCloseable {
         return pool.stats();
     }
 
+    ConnectionPool pool() {
+        return pool;
+    }
+
     /** Runs after close; the test harness uses it to drop scratch databases. */
     void afterClose(Runnable action) {
         afterClose.add(action);
