@@ -15,6 +15,11 @@ import java.util.Set;
  */
 public record AgentConfig(Path file, Path metaDir, LogConfig log, Heartbeat heartbeat, List<String> warnings) {
 
+    static final Map<String, List<String>> KEYS = Bind.table(
+            Map.entry("", List.of("MetaDir")),
+            Map.entry("Log", LogConfig.KEYS),
+            Map.entry("Heartbeat", List.of("Interval", "Servers", "Host")));
+
     static final Map<String, Set<String>> ORIGINAL_ONLY = Map.of(
             "", Set.of("RunMode"),
             "Log", Set.of("KeepHours", "RotateNum", "RotateSize"),
@@ -30,11 +35,15 @@ public record AgentConfig(Path file, Path metaDir, LogConfig log, Heartbeat hear
      * @throws ConfigException naming file, line, key and what is expected
      */
     public static AgentConfig load(Path file) {
-        var bind = new Bind(Toml.read(file), ORIGINAL_ONLY);
+        return from(file, Toml.read(file));
+    }
+
+    static AgentConfig from(Path file, Toml.Doc doc) {
+        var bind = new Bind(doc, KEYS, ORIGINAL_ONLY);
         var metaDir = bind.section("").path("MetaDir", "./meta");
         var log = LogConfig.from(bind.section("Log"));
         var heartbeat = Heartbeat.from(bind.section("Heartbeat"));
-        return new AgentConfig(file, metaDir, log, heartbeat, bind.finish());
+        return new AgentConfig(file, metaDir, log, heartbeat, bind.warnings());
     }
 
     /**

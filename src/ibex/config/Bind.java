@@ -8,30 +8,69 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Typed, checked reading of a parsed file. The getters are the schema: every key a loader asks for
- * becomes a known key of its section, so adding a key is one getter call plus a record field. What
- * nobody asked for is, in {@link #finish}, either a key of the original ibex (collected into one
- * warning) or a mistake (an error naming the line, the key and the known keys of its section).
+ * Typed, checked reading of a parsed file against a key table. The table says which keys each section
+ * has; the getters say what type and range each must be. So adding a key is one line in the table, one
+ * getter call and a record field.
+ *
+ * <p>Keys are checked against the table before any value is read: a misspelt key often causes a
+ * later error ("Servers must list at least one server" after {@code Server = [...]}), and the
+ * misspelling is the message the user needs. Keys of the original ibex that this one does not use are
+ * not errors: {@link #warnings} names them all in one line.
  */
 final class Bind {
     /** The original-only table's marker for "every key of this section". */
     static final Set<String> WHOLE_SECTION = Set.of("*");
+    /** The key table's marker for a section whose keys are data ([BasicAuth] user names). */
+    static final List<String> ANY_KEY = List.of("*");
 
     private final Toml.Doc doc;
+    private final Map<String, List<String>> keys;
     private final Map<String, Set<String>> originalOnly;
-    private final Map<String, Set<String>> known = new LinkedHashMap<>();
     private final Set<String> unused = new HashSet<>();
 
-    /** {@code originalOnly}: section ("" = top level) to the original's keys we accept and ignore. */
-    Bind(Toml.Doc doc, Map<String, Set<String>> originalOnly) {
+    /**
+     * @param keys         section ("" = top level) to its keys, in the order messages list them
+     * @param originalOnly section to the original's keys that are accepted and ignored
+     * @throws ConfigException at the first key or section in neither table
+     */
+    Bind(Toml.Doc doc, Map<String, List<String>> keys, Map<String, Set<String>> originalOnly) {
         this.doc = doc;
+        this.keys = keys;
         this.originalOnly = originalOnly;
+        for (var table : doc.tables().values()) {
+            String name = table.name();
+            var known = keys.get(name);
+            var original = originalOnly.getOrDefault(name, Set.of());
+            if (original.equals(WHOLE_SECTION) || ANY_KEY.equals(known)) {
+                continue;
+            }
+            if (known == null) {
+                var sections = new ArrayList<>(keys.keySet());
+                sections.remove("");
+                throw ConfigException.at(file(), table.line(), "unknown section [" + name + "] (known: " + list(sections) + ")");
+            }
+            for (var e : table.entries().values()) {
+                if (!known.contains(e.key()) && !original.contains(e.key())) {
+                    throw ConfigException.at(file(), e.line(), "unknown " + (name.isEmpty() ? "top-level key '" + e.key() + "'"
+                            : "key '" + e.key() + "' in [" + name + "]") + " (known: " + list(known) + ")");
+                }
+            }
+        }
+    }
+
+    /** The key table in the order given (Map.of would lose it, and messages list sections in order). */
+    @SafeVarargs
+    static Map<String, List<String>> table(Map.Entry<String, List<String>>... sections) {
+        var out = new LinkedHashMap<String, List<String>>();
+        for (var s : sections) {
+            out.put(s.getKey(), s.getValue());
+        }
+        return Collections.unmodifiableMap(out);
     }
 
     String file() {
@@ -43,49 +82,39 @@ final class Bind {
     }
 
     Section section(String name) {
-        known.computeIfAbsent(name, n -> new LinkedHashSet<>());
+        if (!keys.containsKey(name)) {
+            throw new IllegalStateException("config key table has no section [" + name + "]");
+        }
         return new Section(name, doc.tables().get(name));
     }
 
     /** A section this load does not use after all (say [MySQL] when DSN is set): its keys go to the warning. */
     void unused(String section) {
         unused.add(section);
-        known.remove(section);
     }
 
-    /** Stops at the first key or section nobody asked for; else returns the warnings (none or one). */
-    List<String> finish() {
+    /** None, or one line naming every key of the original ibex that this load ignores, in file order. */
+    List<String> warnings() {
         var ignored = new ArrayList<String>();
         for (var table : doc.tables().values()) {
             String name = table.name();
-            var used = known.get(name);
             var original = originalOnly.getOrDefault(name, Set.of());
             boolean whole = unused.contains(name) || original.equals(WHOLE_SECTION);
-            if (used == null && !whole) {
-                var sections = new ArrayList<>(known.keySet());
-                sections.remove("");
-                throw ConfigException.at(file(), table.line(), "unknown section [" + name + "] (known: " + list(sections) + ")");
-            }
             if (whole && table.entries().isEmpty()) {
                 ignored.add("[" + name + "]");
             }
             for (var e : table.entries().values()) {
-                if (used != null && used.contains(e.key())) {
-                    continue;
+                if (whole || (original.contains(e.key()) && !keys.get(name).contains(e.key()))) {
+                    ignored.add(label(name, e.key()));
                 }
-                if (!whole && !original.contains(e.key())) {
-                    throw ConfigException.at(file(), e.line(), "unknown " + (name.isEmpty() ? "top-level key '" + e.key() + "'"
-                            : "key '" + e.key() + "' in [" + name + "]") + " (known: " + list(used) + ")");
-                }
-                ignored.add(label(name, e.key()));
             }
         }
         return ignored.isEmpty() ? List.of() : List.of(file()
                 + ": ignoring keys of the original ibex that this ibex does not use: " + String.join(", ", ignored));
     }
 
-    private static String list(java.util.Collection<String> names) {
-        return names == null || names.isEmpty() ? "none" : String.join(", ", names);
+    private static String list(List<String> names) {
+        return names.isEmpty() ? "none" : String.join(", ", names);
     }
 
     static String label(String section, String key) {
@@ -234,7 +263,9 @@ final class Bind {
         }
 
         private Toml.Entry entry(String key) {
-            known.computeIfAbsent(name, n -> new LinkedHashSet<>()).add(key);
+            if (!keys.get(name).contains(key) && !keys.get(name).equals(ANY_KEY)) {
+                throw new IllegalStateException("config key table has no key " + label(name, key));
+            }
             return table == null ? null : table.entries().get(key);
         }
 

@@ -14,8 +14,8 @@ public final class ConfigException extends RuntimeException {
         super(message, cause, false, false);
     }
 
-    /** {@code file:line: what}, the form of every error about a place in a file. */
+    /** {@code file:line: what}, the form of every error about a place in a file; line 0: not known. */
     static ConfigException at(String file, int line, String what) {
-        return new ConfigException(file + ":" + line + ": " + what);
+        return new ConfigException(file + (line > 0 ? ":" + line : "") + ": " + what);
     }
 }

@@ -11,6 +11,7 @@ import java.util.List;
  * @param level  "DEBUG", "INFO", "WARNING" or "ERROR"
  */
 public record LogConfig(String output, Path dir, String level) {
+    static final List<String> KEYS = List.of("Output", "Dir", "Level");
     static final List<String> OUTPUTS = List.of("stdout", "stderr", "file");
     static final List<String> LEVELS = List.of("DEBUG", "INFO", "WARNING", "ERROR");
 

@@ -20,6 +20,18 @@ import java.util.Set;
 public record ServerConfig(Path file, LogConfig log, Http http, Map<String, String> basicAuth, Rpc rpc,
                            Heartbeat heartbeat, Db db, List<String> warnings) {
 
+    /** The keys this ibex reads; [Gorm] and [MySQL] are the v1.2.0 layout of the database settings. */
+    static final Map<String, List<String>> KEYS = Bind.table(
+            Map.entry("", List.of()),
+            Map.entry("Log", LogConfig.KEYS),
+            Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile")),
+            Map.entry("BasicAuth", Bind.ANY_KEY),
+            Map.entry("RPC", List.of("Listen")),
+            Map.entry("Heartbeat", List.of("IP", "Interval")),
+            Map.entry("DB", List.of("DBType", "DSN", "MaxOpenConns")),
+            Map.entry("Gorm", List.of("DBType", "MaxOpenConns")),
+            Map.entry("MySQL", List.of("Address", "Host", "Port", "User", "Password", "DBName", "Parameters")));
+
     /** The original's keys that this ibex accepts and ignores; a set of "*" is a whole section. */
     static final Map<String, Set<String>> ORIGINAL_ONLY = Map.of(
             "", Set.of("RunMode"),
@@ -30,7 +42,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
             "Output", Bind.WHOLE_SECTION,
             "Redis", Bind.WHOLE_SECTION,
             "CenterApi", Bind.WHOLE_SECTION,
-            "Gorm", Bind.WHOLE_SECTION,
+            "Gorm", Set.of("Debug", "MaxLifetime", "MaxIdleConns", "TablePrefix"),
             "Postgres", Bind.WHOLE_SECTION);
 
     public ServerConfig {
@@ -44,7 +56,11 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
      * @throws ConfigException naming file, line, key and what is expected
      */
     public static ServerConfig load(Path file) {
-        var bind = new Bind(Toml.read(file), ORIGINAL_ONLY);
+        return from(file, Toml.read(file));
+    }
+
+    static ServerConfig from(Path file, Toml.Doc doc) {
+        var bind = new Bind(doc, KEYS, ORIGINAL_ONLY);
         bind.section("");
         var log = LogConfig.from(bind.section("Log"));
         var http = Http.from(bind.section("HTTP"));
@@ -53,7 +69,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
         var heartbeat = Heartbeat.from(bind.section("Heartbeat"));
         var dbWarnings = new ArrayList<String>();
         var db = Db.from(bind, dbWarnings);
-        var warnings = new ArrayList<>(bind.finish());
+        var warnings = new ArrayList<>(bind.warnings());
         warnings.addAll(dbWarnings);
         return new ServerConfig(file, log, http, auth, rpc, heartbeat, db, warnings);
     }
@@ -133,7 +149,11 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
             var db = bind.section("DB");
             // v1.2.0 keeps DBType and MaxOpenConns in [Gorm]; honour them there when there is no [DB],
             // or a v1.2.0 file that says mysql would quietly start on an empty h2 file.
-            var kind = !bind.present("DB") && bind.present("Gorm") ? bind.section("Gorm") : db;
+            boolean gorm = !bind.present("DB") && bind.present("Gorm");
+            var kind = gorm ? bind.section("Gorm") : db;
+            if (!gorm && bind.present("Gorm")) {
+                bind.unused("Gorm");
+            }
             String type = kind.string("DBType", "h2").toLowerCase(Locale.ROOT);
             if (type.startsWith("postgres")) {
                 throw kind.error("DBType", "\"" + type + "\" is not supported: this ibex stores tasks in h2 or mysql only");
