@@ -17,14 +17,17 @@ case $mod in
 esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$src" "$work/in.jar"
-"$J/jdeps" --ignore-missing-deps --multi-release 25 --generate-module-info "$work/gen" "$work/in.jar" >/dev/null
+# jdeps names the module after the jar's file name (or its Automatic-Module-Name), so keep the name.
+jar="$work/$(basename "$src")"
+cp "$src" "$jar"
+"$J/jdeps" --ignore-missing-deps --multi-release 25 --generate-module-info "$work/gen" "$jar" >/dev/null
 info=$(find "$work/gen" -name module-info.java | head -1)
 test -n "$info" || { echo "patch-module.sh: jdeps made no module-info for $mod" >&2; exit 1; }
+grep -q "^module $mod " "$info" || { echo "patch-module.sh: jdeps named the module otherwise: $(head -1 "$info")" >&2; exit 1; }
 if [ "$mod" = com.h2database ]; then
   sed -E -i 's/requires (transitive )?(java\.desktop|java\.instrument|java\.scripting|java\.compiler|jdk\.net);/requires static \2;/' "$info"
 fi
-"$J/javac" -nowarn -d "$work/c" --patch-module "$mod=$work/in.jar" "$info" 2>/dev/null || \
-  "$J/javac" -nowarn -d "$work/c" --patch-module "$mod=$work/in.jar" "$info"
-"$J/jar" --update --file "$work/in.jar" -C "$work/c" module-info.class
-mv "$work/in.jar" "$out"
+"$J/javac" -nowarn -d "$work/c" --patch-module "$mod=$jar" "$info" 2>/dev/null || \
+  "$J/javac" -nowarn -d "$work/c" --patch-module "$mod=$jar" "$info"
+"$J/jar" --update --file "$jar" -C "$work/c" module-info.class
+mv "$jar" "$out"

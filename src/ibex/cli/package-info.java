@@ -1,0 +1,4 @@
+/**
+ * {@code bin/ibex}: subcommands, logging set-up, exit codes. Imports server, agent, config, core.
+ */
+package ibex.cli;

@@ -1,0 +1,103 @@
+package ibex.server;
+
+import ibex.config.ServerConfig;
+import ibex.core.Log;
+import ibex.server.api.ApiServer;
+import ibex.server.rpc.AgentHub;
+import ibex.server.sched.Scheduler;
+import ibex.store.ActionStore;
+import ibex.store.Database;
+import ibex.store.DbSettings;
+import ibex.store.DispatchStore;
+import ibex.store.TaskStore;
+import ibex.wire.Frames;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.InstantSource;
+
+/**
+ * The server role. Start order: store (refuses an unknown schema), agent port, scheduler, HTTP
+ * API last, so nothing is accepted before it can be served; stop order is the reverse.
+ */
+public final class Server implements AutoCloseable {
+    /** How long past its timeout a run may stay silent before the server marks it timeout. */
+    private static final Duration BACKSTOP = Duration.ofSeconds(15);
+
+    private final ServerConfig config;
+    private final String version;
+    private Database db;
+    private AgentHub hub;
+    private Scheduler scheduler;
+    private ApiServer api;
+    private InetSocketAddress httpAddress;
+    private InetSocketAddress rpcAddress;
+
+    public Server(ServerConfig config, String version) {
+        this.config = config;
+        this.version = version;
+    }
+
+    public void start() throws IOException {
+        var d = config.db();
+        db = Database.open(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), d.maxOpenConns(), d.display()));
+        var tasks = new TaskStore(db);
+        var dispatch = new DispatchStore(db);
+        var actions = new ActionStore(db);
+        var clock = InstantSource.system();
+        var rpc = config.rpc();
+        var beat = config.heartbeat();
+        // Scheduler identity: [Heartbeat] IP, else this host's name; never found by dialling out.
+        var ip = beat.ip().isEmpty() ? InetAddress.getLocalHost().getHostName() : beat.ip();
+        var name = ip + ":" + rpc.port();
+        Scheduler[] sched = new Scheduler[1];
+        hub = new AgentHub(name, new AgentHub.Settings(rpc.host(), rpc.port(), beat.intervalMs(), Frames.DEFAULT_MAX),
+                dispatch, tasks, () -> sched[0].wake());
+        rpcAddress = hub.start();
+        if (rpc.port() == 0) {
+            name = ip + ":" + rpcAddress.getPort();
+        }
+        scheduler = new Scheduler(dispatch, name, clock, hub::apply, Duration.ofSeconds(1), BACKSTOP);
+        sched[0] = scheduler;
+        scheduler.start();
+        var http = config.http();
+        api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), 4 * 1024 * 1024, version),
+                new ApiServer.Deps(tasks, actions, hub::apply, scheduler::wake, clock));
+        httpAddress = api.start();
+        if (config.basicAuth().isEmpty()) {
+            Log.warn("server", "[BasicAuth] has no account: /ibex/v1 is open to anyone who reaches " + address(httpAddress));
+        }
+        Log.info("server", "ibex " + version + " server ready: http " + address(httpAddress) + ", agents "
+                + address(rpcAddress) + ", store " + db.display() + ", scheduler " + name);
+    }
+
+    public InetSocketAddress httpAddress() {
+        return httpAddress;
+    }
+
+    public InetSocketAddress rpcAddress() {
+        return rpcAddress;
+    }
+
+    private static String address(InetSocketAddress a) {
+        return a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
+    @Override
+    public void close() {
+        if (api != null) {
+            api.close();
+        }
+        if (hub != null) {
+            hub.close();
+        }
+        if (scheduler != null) {
+            scheduler.close();
+        }
+        if (db != null) {
+            db.close();
+        }
+        Log.info("server", "stopped");
+    }
+}

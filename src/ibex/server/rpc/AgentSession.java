@@ -1,0 +1,290 @@
+package ibex.server.rpc;
+
+import ibex.core.Assignment;
+import ibex.core.HostChange;
+import ibex.core.InvalidTask;
+import ibex.core.Log;
+import ibex.core.TaskSpec;
+import ibex.store.DispatchStore.Result;
+import ibex.store.StoreException;
+import ibex.wire.Assignments;
+import ibex.wire.ErrorReply;
+import ibex.wire.FrameReader;
+import ibex.wire.FrameWriter;
+import ibex.wire.Frames;
+import ibex.wire.Greeting;
+import ibex.wire.Heartbeat;
+import ibex.wire.Hello;
+import ibex.wire.Message;
+import ibex.wire.ScriptRequest;
+import ibex.wire.Welcome;
+import ibex.wire.WireException;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One agent connection, on its own virtual thread: handshake, then heartbeats answered from the
+ * in-memory assignments. Pushes (new starts, kills) are written by a short-lived virtual thread so
+ * the scheduler never blocks on a slow agent; several pushes fold into one.
+ */
+final class AgentSession {
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private final AgentHub hub;
+    private final Socket socket;
+    private final String remote;
+    private final Map<Long, Assignment> assignments = new TreeMap<>();
+    private final Set<Long> scriptsSent = new HashSet<>();
+    private final AtomicBoolean flushQueued = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private FrameWriter out;
+    private String host = "";
+    private String agentId = "";
+
+    AgentSession(AgentHub hub, Socket socket) {
+        this.hub = hub;
+        this.socket = socket;
+        this.remote = socket.getRemoteSocketAddress().toString().replaceFirst("^/", "");
+    }
+
+    String host() {
+        return host;
+    }
+
+    String agentId() {
+        return agentId;
+    }
+
+    String remote() {
+        return remote;
+    }
+
+    boolean closed() {
+        return closed.get();
+    }
+
+    void run() {
+        boolean registered = false;
+        try {
+            socket.setTcpNoDelay(true);
+            socket.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
+            var in = new FrameReader(new BufferedInputStream(socket.getInputStream(), 16 * 1024), hub.settings().maxFrameBytes());
+            out = new FrameWriter(new BufferedOutputStream(socket.getOutputStream(), 16 * 1024));
+            var nonce = new byte[32];
+            RANDOM.nextBytes(nonce);
+            out.write(new Greeting(Frames.PROTOCOL_VERSION, hub.serverName(), nonce));
+            if (!(in.read() instanceof Hello hello)) {
+                refuse(ErrorReply.PROTOCOL, "the first frame must be Hello");
+                return;
+            }
+            if (hello.protocolVersion() != Frames.PROTOCOL_VERSION) {
+                refuse(ErrorReply.VERSION, "protocol version " + hello.protocolVersion() + " is not supported; this server speaks "
+                        + Frames.PROTOCOL_VERSION);
+                return;
+            }
+            try {
+                TaskSpec.checkHost(hello.host());
+            } catch (InvalidTask e) {
+                refuse(ErrorReply.PROTOCOL, e.getMessage());
+                return;
+            }
+            host = hello.host();
+            agentId = hello.agentId();
+            var refusal = hub.register(this);
+            if (refusal != null) {
+                Log.warn("rpc", "refused agent from " + remote + ": " + refusal);
+                refuse(ErrorReply.HOST_TAKEN, refusal);
+                return;
+            }
+            registered = true;
+            var current = hub.dispatch.assignments(host);
+            synchronized (assignments) {
+                current.forEach(a -> assignments.put(a.taskId(), a));
+            }
+            int beat = hub.settings().heartbeatMs();
+            out.write(new Welcome(hub.serverName(), beat));
+            socket.setSoTimeout(Math.max(3000, Frames.MISSED_HEARTBEATS * beat));
+            Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
+                    + current.size() + " assignment(s))");
+            flush();
+            while (!closed()) {
+                Message m = in.read();
+                switch (m) {
+                    case Heartbeat hb -> heartbeat(hb);
+                    case ScriptRequest r -> {
+                        var script = hub.scripts.get(r.taskId());
+                        if (script.isPresent()) {
+                            sendScript(script.get());
+                        }
+                    }
+                    case ErrorReply e -> {
+                        Log.warn("rpc", "agent " + host + " sent error " + ErrorReply.codeName(e.code()) + ": " + e.message());
+                        return;
+                    }
+                    default -> {
+                        refuse(ErrorReply.PROTOCOL, "unexpected " + m.getClass().getSimpleName() + " from an agent");
+                        return;
+                    }
+                }
+            }
+        } catch (EOFException e) {
+            // The agent closed the connection.
+        } catch (SocketTimeoutException e) {
+            Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
+        } catch (WireException e) {
+            Log.warn("rpc", "agent " + label() + ": " + e.getMessage());
+            refuse(e.getMessage().contains("exceeds the limit") ? ErrorReply.TOO_LARGE : ErrorReply.PROTOCOL, e.getMessage());
+        } catch (IOException e) {
+            if (!closed()) {
+                Log.info("rpc", "agent " + label() + ": connection lost: " + e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            Log.error("rpc", "agent " + label() + ": closing after an internal error", e);
+            refuse(ErrorReply.INTERNAL, "internal error");
+        } finally {
+            close();
+            if (registered) {
+                hub.unregister(this);
+                Log.info("rpc", "agent " + host + " disconnected (" + remote + ")");
+            }
+        }
+    }
+
+    private String label() {
+        return host.isEmpty() ? "at " + remote : host + " (" + remote + ")";
+    }
+
+    private void heartbeat(Heartbeat hb) throws IOException {
+        var results = new ArrayList<Result>();
+        for (var r : hb.reports()) {
+            if (r.status().isResult()) {
+                results.add(new Result(r.taskId(), host, r.clock(), r.status(), r.stdout(), r.stderr()));
+            }
+        }
+        var acks = new ArrayList<Assignments.Ack>();
+        if (!results.isEmpty()) {
+            try {
+                var stored = hub.dispatch.record(results);
+                for (var r : results) {
+                    acks.add(new Assignments.Ack(r.taskId(), r.clock()));
+                }
+                synchronized (assignments) {
+                    for (var r : results) {
+                        var a = assignments.get(r.taskId());
+                        if (a != null && a.clock() == r.clock()) {
+                            forget(r.taskId());
+                        }
+                    }
+                }
+                for (var r : stored) {
+                    Log.debug("rpc", "task " + r.taskId() + " host " + host + ": " + r.status());
+                }
+                if (!stored.isEmpty()) {
+                    hub.resultsStored.run();
+                }
+            } catch (StoreException e) {
+                // Not acked: the agent keeps the results on disk and sends them again.
+                Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());
+            }
+        }
+        out.write(new Assignments(hb.seq(), acks, current()));
+    }
+
+    /** Drops a finished run; called with the assignments lock held. */
+    private void forget(long taskId) {
+        assignments.remove(taskId);
+        synchronized (scriptsSent) {
+            scriptsSent.remove(taskId);
+        }
+    }
+
+    private List<Assignment> current() {
+        synchronized (assignments) {
+            return List.copyOf(assignments.values());
+        }
+    }
+
+    /** Applies changes to this host's assignments and pushes the new list soon. */
+    void change(List<HostChange> changes) {
+        synchronized (assignments) {
+            for (var c : changes) {
+                if (c.assignment().isPresent()) {
+                    assignments.put(c.taskId(), c.assignment().get());
+                } else {
+                    forget(c.taskId());
+                }
+            }
+        }
+        if (flushQueued.compareAndSet(false, true)) {
+            hub.submit(() -> {
+                flushQueued.set(false);
+                try {
+                    flush();
+                } catch (IOException e) {
+                    close();
+                }
+            });
+        }
+    }
+
+    /** Sends the inputs of starts this connection has not seen, then the full list. */
+    private void flush() throws IOException {
+        if (out == null || closed()) {
+            return;
+        }
+        var list = current();
+        for (var a : list) {
+            if (a.kind() == Assignment.Kind.START && !scriptSent(a.taskId())) {
+                var s = hub.scripts.get(a.taskId());
+                if (s.isPresent()) {
+                    sendScript(s.get());
+                }
+            }
+        }
+        out.write(new Assignments(0, List.of(), list));
+    }
+
+    private boolean scriptSent(long taskId) {
+        synchronized (scriptsSent) {
+            return scriptsSent.contains(taskId);
+        }
+    }
+
+    private void sendScript(ibex.wire.TaskScript s) throws IOException {
+        synchronized (scriptsSent) {
+            scriptsSent.add(s.taskId());
+        }
+        out.write(s);
+    }
+
+    private void refuse(int code, String message) {
+        try {
+            if (out != null && !closed()) {
+                out.write(new ErrorReply(code, message));
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // The connection is going away anyway.
+        }
+    }
+
+    void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // Nothing left to do for a socket that fails to close.
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+package ibex.store;
+
+import ibex.core.HostStatus;
+import ibex.core.TaskAction;
+import ibex.core.TaskHost;
+import ibex.core.TaskMeta;
+import ibex.core.TaskSpec;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Tasks as the API reads and creates them: definitions, host rows, output. Scheduling writes live
+ * in {@link DispatchStore}. Every query here is served by an index of sql/ibex.sql.
+ */
+public final class TaskStore {
+    private final Database db;
+
+    public TaskStore(Database db) {
+        this.db = db;
+    }
+
+    /** Which output columns a host query loads; the others come back as "". */
+    public enum Output { NONE, STDOUT, STDERR, BOTH }
+
+    /** One page of the task list and the number of tasks that matched. */
+    public record Page(long total, List<TaskMeta> list) {
+    }
+
+    /** Stores a new task with all hosts waiting, in one transaction; returns its id. */
+    public long create(TaskSpec spec, Instant now) {
+        return db.inTransaction(c -> {
+            long id;
+            try (var ps = c.prepareStatement("""
+                    INSERT INTO task_meta (title, account, batch, tolerance, timeout, pause, script, args, stdin, creator, created)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", Statement.RETURN_GENERATED_KEYS)) {
+                ps.setString(1, spec.title());
+                ps.setString(2, spec.account());
+                ps.setInt(3, spec.batch());
+                ps.setInt(4, spec.tolerance());
+                ps.setInt(5, spec.timeout());
+                ps.setString(6, spec.pause());
+                ps.setString(7, spec.script());
+                ps.setString(8, spec.args());
+                ps.setString(9, spec.stdin());
+                ps.setString(10, spec.creator());
+                ps.setLong(11, now.toEpochMilli());
+                ps.executeUpdate();
+                try (var keys = ps.getGeneratedKeys()) {
+                    keys.next();
+                    id = keys.getLong(1);
+                }
+            }
+            update(c, "INSERT INTO task_action (id, action, clock) VALUES (?, ?, ?)", id, spec.action().wire(), now.toEpochMilli());
+            update(c, "INSERT INTO task_scheduler (id, scheduler) VALUES (?, '')", id);
+            try (var ps = c.prepareStatement("INSERT INTO task_host (id, host, status, clock, stdout, stderr) VALUES (?, ?, 'waiting', 0, '', '')")) {
+                for (var h : spec.hosts()) {
+                    ps.setLong(1, id);
+                    ps.setString(2, h);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            return id;
+        });
+    }
+
+    private static final String META_COLUMNS = """
+            m.id, m.title, m.account, m.batch, m.tolerance, m.timeout, m.pause, m.script, m.args, m.stdin,
+            m.creator, m.created, a.id IS NULL AS done""";
+
+    public Optional<TaskMeta> meta(long id) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT " + META_COLUMNS
+                    + " FROM task_meta m LEFT JOIN task_action a ON a.id = m.id WHERE m.id = ?")) {
+                ps.setLong(1, id);
+                try (var rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(meta(rs)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /**
+     * The original's list: each query word is a title substring ("-word" excludes it), creator an
+     * exact match, created within {@code days}; newest first. {@code offset} is (p-1)*limit.
+     */
+    public Page list(List<String> words, String creator, Instant since, int limit, int offset) {
+        var where = new StringBuilder(" WHERE m.created > ?");
+        var args = new ArrayList<Object>();
+        args.add(since.toEpochMilli());
+        if (creator != null && !creator.isEmpty()) {
+            where.append(" AND m.creator = ?");
+            args.add(creator);
+        }
+        for (var w : words) {
+            boolean not = w.startsWith("-") && w.length() > 1;
+            where.append(not ? " AND m.title NOT LIKE ?" : " AND m.title LIKE ?");
+            args.add("%" + likeEscape(not ? w.substring(1) : w) + "%");
+        }
+        return db.read(c -> {
+            long total;
+            try (var ps = c.prepareStatement("SELECT count(*) FROM task_meta m" + where)) {
+                bind(ps, args);
+                try (var rs = ps.executeQuery()) {
+                    rs.next();
+                    total = rs.getLong(1);
+                }
+            }
+            var list = new ArrayList<TaskMeta>();
+            try (var ps = c.prepareStatement("SELECT " + META_COLUMNS + " FROM task_meta m LEFT JOIN task_action a ON a.id = m.id"
+                    + where + " ORDER BY m.created DESC, m.id DESC LIMIT ? OFFSET ?")) {
+                var all = new ArrayList<>(args);
+                all.add(limit);
+                all.add(offset);
+                bind(ps, all);
+                try (var rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        list.add(meta(rs));
+                    }
+                }
+            }
+            return new Page(total, List.copyOf(list));
+        });
+    }
+
+    /** The task's action, or empty once the task is done (its action row is gone). */
+    public Optional<TaskAction> action(long id) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT action FROM task_action WHERE id = ?")) {
+                ps.setLong(1, id);
+                try (var rs = ps.executeQuery()) {
+                    return rs.next() ? TaskAction.parse(rs.getString(1)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /** The hosts of a task in creation order. */
+    public List<TaskHost> hosts(long id, Output output) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT id, host, status, " + outputColumns(output)
+                    + " FROM task_host WHERE id = ? ORDER BY ii")) {
+                ps.setLong(1, id);
+                try (var rs = ps.executeQuery()) {
+                    var list = new ArrayList<TaskHost>();
+                    while (rs.next()) {
+                        list.add(host(rs));
+                    }
+                    return List.copyOf(list);
+                }
+            }
+        });
+    }
+
+    public Optional<TaskHost> host(long id, String host, Output output) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT id, host, status, " + outputColumns(output)
+                    + " FROM task_host WHERE id = ? AND host = ?")) {
+                ps.setLong(1, id);
+                ps.setString(2, host);
+                try (var rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(host(rs)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /** Of the given ids, those that are finished or unknown (the original counts unknown as done). */
+    public List<Long> doneIds(Collection<Long> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        var unique = List.copyOf(new LinkedHashSet<>(ids));
+        Set<Long> open = db.read(c -> {
+            var found = new java.util.HashSet<Long>();
+            try (var ps = c.prepareStatement("SELECT id FROM task_action WHERE id IN (" + marks(unique.size()) + ")")) {
+                bind(ps, unique);
+                try (var rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        found.add(rs.getLong(1));
+                    }
+                }
+            }
+            return found;
+        });
+        return unique.stream().filter(i -> !open.contains(i)).toList();
+    }
+
+    private static String outputColumns(Output o) {
+        return switch (o) {
+            case NONE -> "'' AS stdout, '' AS stderr";
+            case STDOUT -> "stdout, '' AS stderr";
+            case STDERR -> "'' AS stdout, stderr";
+            case BOTH -> "stdout, stderr";
+        };
+    }
+
+    private static TaskMeta meta(ResultSet rs) throws SQLException {
+        return new TaskMeta(rs.getLong("id"), rs.getString("title"), rs.getString("account"), rs.getInt("batch"),
+                rs.getInt("tolerance"), rs.getInt("timeout"), rs.getString("pause"), rs.getString("script"),
+                rs.getString("args"), rs.getString("stdin"), rs.getString("creator"),
+                Instant.ofEpochMilli(rs.getLong("created")), rs.getBoolean("done"));
+    }
+
+    private static TaskHost host(ResultSet rs) throws SQLException {
+        var status = HostStatus.parse(rs.getString("status"))
+                .orElseThrow(() -> new SQLException("unknown host status '" + safe(rs, "status") + "'"));
+        return new TaskHost(rs.getLong("id"), rs.getString("host"), status,
+                nullToEmpty(rs.getString("stdout")), nullToEmpty(rs.getString("stderr")));
+    }
+
+    private static String safe(ResultSet rs, String col) {
+        try {
+            return rs.getString(col);
+        } catch (SQLException e) {
+            return "?";
+        }
+    }
+
+    private static String nullToEmpty(String s) {
+        return s == null ? "" : s;
+    }
+
+    private static String likeEscape(String s) {
+        return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+    }
+
+    static String marks(int n) {
+        return String.join(", ", java.util.Collections.nCopies(n, "?"));
+    }
+
+    static void bind(PreparedStatement ps, List<?> args) throws SQLException {
+        for (int i = 0; i < args.size(); i++) {
+            ps.setObject(i + 1, args.get(i));
+        }
+    }
+
+    static int update(Connection c, String sql, Object... args) throws SQLException {
+        try (var ps = c.prepareStatement(sql)) {
+            bind(ps, List.of(args));
+            return ps.executeUpdate();
+        }
+    }
+}
