@@ -65,7 +65,7 @@ public record AgentConfig(Path file, Path metaDir, LogConfig log, Heartbeat hear
                     servers.add(HostPort.parse(list.get(i), 1));
                 } catch (IllegalArgumentException e) {
                     throw s.error("Servers", "entry " + (i + 1) + " must be \"host:port\" (" + e.getMessage() + "), got "
-                            + new Toml.Str(list.get(i)).show());
+                            + new TomlValue.Str(list.get(i)).show());
                 }
             }
             if (servers.isEmpty()) {

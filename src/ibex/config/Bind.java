@@ -156,7 +156,7 @@ final class Bind {
             if (v == null) {
                 return def;
             }
-            if (v instanceof Toml.Str(String s)) {
+            if (v instanceof TomlValue.Str(String s)) {
                 return s;
             }
             throw error(key, "must be " + expected + ", got " + v.show());
@@ -168,7 +168,7 @@ final class Bind {
             if (v == null) {
                 return def;
             }
-            if (v instanceof Toml.Str(String s)) {
+            if (v instanceof TomlValue.Str(String s)) {
                 return s;
             }
             throw error(key, "must be a string, got " + v.kind());
@@ -177,7 +177,7 @@ final class Bind {
         String oneOf(String key, String def, List<String> allowed) {
             String s = string(key, def, "one of " + quoted(allowed));
             if (!allowed.contains(s)) {
-                throw error(key, "must be one of " + quoted(allowed) + ", got " + new Toml.Str(s).show());
+                throw error(key, "must be one of " + quoted(allowed) + ", got " + new TomlValue.Str(s).show());
             }
             return s;
         }
@@ -187,7 +187,7 @@ final class Bind {
             if (v == null) {
                 return def;
             }
-            if (!(v instanceof Toml.Int(long n))) {
+            if (!(v instanceof TomlValue.Int(long n))) {
                 throw error(key, "must be an integer, got " + v.show());
             }
             if (n < min || n > max) {
@@ -205,7 +205,7 @@ final class Bind {
             try {
                 return Path.of(s).toAbsolutePath().normalize();
             } catch (InvalidPathException e) {
-                throw error(key, "is not a usable path: " + e.getReason() + ", got " + new Toml.Str(s).show());
+                throw error(key, "is not a usable path: " + e.getReason() + ", got " + new TomlValue.Str(s).show());
             }
         }
 
@@ -214,7 +214,7 @@ final class Bind {
             try {
                 return HostPort.parse(s, minPort);
             } catch (IllegalArgumentException e) {
-                throw error(key, "must be \"host:port\" (" + e.getMessage() + "), got " + new Toml.Str(s).show());
+                throw error(key, "must be \"host:port\" (" + e.getMessage() + "), got " + new TomlValue.Str(s).show());
             }
         }
 
@@ -233,10 +233,10 @@ final class Bind {
             if (v == null) {
                 return List.of();
             }
-            if (v instanceof Toml.Arr(List<Toml.Value> items)) {
+            if (v instanceof TomlValue.Arr(List<TomlValue> items)) {
                 var out = new ArrayList<String>();
                 for (var item : items) {
-                    if (!(item instanceof Toml.Str(String s))) {
+                    if (!(item instanceof TomlValue.Str(String s))) {
                         throw error(key, "must be an array of strings, got " + v.show());
                     }
                     out.add(s);
@@ -257,7 +257,7 @@ final class Bind {
             return Collections.unmodifiableMap(out);
         }
 
-        private Toml.Value value(String key) {
+        private TomlValue value(String key) {
             var e = entry(key);
             return e == null ? null : e.value();
         }

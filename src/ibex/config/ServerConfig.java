@@ -159,7 +159,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
                 throw kind.error("DBType", "\"" + type + "\" is not supported: this ibex stores tasks in h2 or mysql only");
             }
             if (!TYPES.contains(type)) {
-                throw kind.error("DBType", "must be one of \"h2\", \"mysql\", got " + new Toml.Str(type).show());
+                throw kind.error("DBType", "must be one of \"h2\", \"mysql\", got " + new TomlValue.Str(type).show());
             }
             int pool = kind.integer("MaxOpenConns", 16, 1, 1000);
             String dsn = db.secret("DSN", "");
@@ -196,7 +196,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
                 return new Db("h2", dsn, "", "", pool, "h2 " + dsn.substring(8).split(";", 2)[0]);
             }
             if (dsn.indexOf(';') >= 0) {
-                throw db.error("DSN", "for h2 is a file path and must not contain ';', got " + new Toml.Str(dsn).show());
+                throw db.error("DSN", "for h2 is a file path and must not contain ';', got " + new TomlValue.Str(dsn).show());
             }
             // H2 adds ".mv.db" itself; people often name the file they see.
             String name = dsn.endsWith(".mv.db") ? dsn.substring(0, dsn.length() - 6) : dsn;

@@ -5,7 +5,9 @@ import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,55 +23,14 @@ import java.util.Map;
  *
  * <p>One pass over the text and no recursion (arrays do not nest), so every input ends, in time linear
  * in its size, with a {@link Doc} or a {@link ConfigException}; the fuzz test holds it to that.
+ * Longer than most files here because each form it refuses gets its own message, not "syntax error".
  */
 final class Toml {
     /** Larger than any config file; stops a wrong path (a log, a disk image) from being read whole. */
     static final int MAX_BYTES = 1 << 20;
 
-    sealed interface Value permits Str, Int, Bool, Arr {
-        /** "a string", "an integer"...: for messages about keys whose value must not be shown. */
-        String kind();
-
-        /** The value as TOML, shortened: the "got ..." of a message. */
-        String show();
-    }
-
-    record Str(String s) implements Value {
-        public String kind() { return "a string"; }
-
-        public String show() {
-            var b = new StringBuilder("\"");
-            for (char c : shorten(s).toCharArray()) {
-                switch (c) {
-                    case '"' -> b.append("\\\"");
-                    case '\\' -> b.append("\\\\");
-                    default -> b.append(c < ' ' || c == 0x7f ? String.format("\\u%04X", (int) c) : String.valueOf(c));
-                }
-            }
-            return b.append('"').toString();
-        }
-    }
-
-    record Int(long v) implements Value {
-        public String kind() { return "an integer"; }
-
-        public String show() { return Long.toString(v); }
-    }
-
-    record Bool(boolean b) implements Value {
-        public String kind() { return "a boolean"; }
-
-        public String show() { return Boolean.toString(b); }
-    }
-
-    record Arr(List<Value> items) implements Value {
-        public String kind() { return "an array"; }
-
-        public String show() { return shorten(items.stream().map(Value::show).toList().toString()); }
-    }
-
     /** One {@code key = value}; {@code line} is where the key stands. */
-    record Entry(String key, int line, Value value) {}
+    record Entry(String key, int line, TomlValue value) {}
 
     /** A section; the top level is the one named "" (line 0). Entries keep file order. */
     record Table(String name, int line, Map<String, Entry> entries) {}
@@ -95,6 +56,10 @@ final class Toml {
                 throw new ConfigException(file + ": larger than " + MAX_BYTES + " bytes; is this a config file?");
             }
             bytes = Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": cannot read: no such file", e);
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(file + ": cannot read: permission denied", e);
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read: " + e, e);
         }
@@ -202,7 +167,7 @@ final class Toml {
         return key;
     }
 
-    private Value value(String key) {
+    private TomlValue value(String key) {
         char c = pos < s.length() ? s.charAt(pos) : '\n';
         if (c == '\n' || c == '\r' || c == '#') {
             throw error("missing value for '" + key + "'");
@@ -211,10 +176,10 @@ final class Toml {
             throw error("multi-line strings are not supported");
         }
         if (c == '"') {
-            return new Str(basicString());
+            return new TomlValue.Str(basicString());
         }
         if (c == '\'') {
-            return new Str(literalString());
+            return new TomlValue.Str(literalString());
         }
         if (c == '[') {
             return array(key);
@@ -231,17 +196,17 @@ final class Toml {
             throw error("expected a value for '" + key + "'" + got());
         }
         if (word.equals("true") || word.equals("false")) {
-            return new Bool(word.equals("true"));
+            return new TomlValue.Bool(word.equals("true"));
         }
         if ("+-0123456789".indexOf(word.charAt(0)) < 0) {
             throw error("the value of '" + key + "' must be a \"string\", an integer, true, false or an [array], got "
-                    + word(word) + " (strings need quotes)");
+                    + TomlValue.word(word) + " (strings need quotes)");
         }
         return integer(word);
     }
 
     /** Decimal only, '_' only between digits, no leading zeros: TOML's rules, minus hex/octal/binary. */
-    private Int integer(String word) {
+    private TomlValue.Int integer(String word) {
         int i = word.charAt(0) == '+' || word.charAt(0) == '-' ? 1 : 0;
         var digits = new StringBuilder(word.substring(0, i));
         boolean ok = i < word.length();
@@ -254,22 +219,22 @@ final class Toml {
             }
         }
         if (ok && word.length() > i + 1 && word.charAt(i) == '0') {
-            throw error("leading zeros are not allowed in integers, got " + word(word));
+            throw error("leading zeros are not allowed in integers, got " + TomlValue.word(word));
         }
         try {
             if (ok) {
-                return new Int(Long.parseLong(digits.toString()));
+                return new TomlValue.Int(Long.parseLong(digits.toString()));
             }
         } catch (NumberFormatException e) {
-            throw error("integer out of range, got " + word(word));
+            throw error("integer out of range, got " + TomlValue.word(word));
         }
-        throw error("not a valid integer: " + word(word) + " (only decimal integers; no floats, dates or hex)");
+        throw error("not a valid integer: " + TomlValue.word(word) + " (only decimal integers; no floats, dates or hex)");
     }
 
-    private Arr array(String key) {
+    private TomlValue.Arr array(String key) {
         int open = line;
         pos++;
-        var items = new ArrayList<Value>();
+        var items = new ArrayList<TomlValue>();
         while (true) {
             skipBlankLines();
             if (pos >= s.length()) {
@@ -277,7 +242,7 @@ final class Toml {
             }
             if (s.charAt(pos) == ']') {
                 pos++;
-                return new Arr(List.copyOf(items));
+                return new TomlValue.Arr(List.copyOf(items));
             }
             if (s.charAt(pos) == '[') {
                 throw error("nested arrays are not supported");
@@ -321,7 +286,7 @@ final class Toml {
                     case 'U' -> b.appendCodePoint(hex(8));
                     default -> {
                         pos--;
-                        throw error("unknown escape \\" + (e == '\n' ? "" : show(e)) + " in string (known: \\\" \\\\ \\n \\t \\r \\uXXXX)");
+                        throw error("unknown escape \\" + (e == '\n' ? "" : TomlValue.show(e)) + " in string (known: \\\" \\\\ \\n \\t \\r \\uXXXX)");
                     }
                 }
             } else {
@@ -364,7 +329,7 @@ final class Toml {
     /** TOML strings may hold tab but no other control character. */
     private char checkText(char c) {
         if ((c < ' ' && c != '\t') || c == 0x7f) {
-            throw error("control character " + show(c) + " in string (write it as an escape)");
+            throw error("control character " + TomlValue.show(c) + " in string (write it as an escape)");
         }
         return c;
     }
@@ -393,7 +358,7 @@ final class Toml {
             line++;
             return;
         }
-        throw error("unexpected " + show(s.charAt(pos)) + (where.isEmpty() ? "" : " " + where));
+        throw error("unexpected " + TomlValue.show(s.charAt(pos)) + (where.isEmpty() ? "" : " " + where));
     }
 
     private void skipBlank() {
@@ -422,7 +387,7 @@ final class Toml {
     }
 
     private String got() {
-        return pos < s.length() ? ", got " + show(s.charAt(pos)) : ", got the end of the file";
+        return pos < s.length() ? ", got " + TomlValue.show(s.charAt(pos)) : ", got the end of the file";
     }
 
     private ConfigException error(String what) {
@@ -435,23 +400,5 @@ final class Toml {
 
     private static boolean isDigit(char c) {
         return c >= '0' && c <= '9';
-    }
-
-    /** A character as a message can show it: printable ASCII quoted, anything else as U+XXXX. */
-    static String show(char c) {
-        return c > ' ' && c < 0x7f ? "'" + c + "'" : String.format("U+%04X", (int) c);
-    }
-
-    /** An unquoted word from the file, shortened, its control characters made visible. */
-    private static String word(String text) {
-        var b = new StringBuilder();
-        for (char c : shorten(text).toCharArray()) {
-            b.append(c < ' ' || c == 0x7f ? String.format("U+%04X", (int) c) : String.valueOf(c));
-        }
-        return b.toString();
-    }
-
-    static String shorten(String text) {
-        return text.length() <= 60 ? text : text.substring(0, 57) + "...";
     }
 }

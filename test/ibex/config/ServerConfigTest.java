@@ -256,6 +256,6 @@ class ServerConfigTest {
     @Test
     void missingFile_isAConfigException() {
         var e = assertThrows(ConfigException.class, () -> ServerConfig.load(dir.resolve("nope.conf")));
-        assertTrue(e.getMessage().startsWith(dir.resolve("nope.conf") + ": cannot read: "), e.getMessage());
+        assertEquals(dir.resolve("nope.conf") + ": cannot read: no such file", e.getMessage());
     }
 }

@@ -18,7 +18,7 @@ class TomlTest {
         assertEquals(message, e.getMessage());
     }
 
-    private static Toml.Value value(Toml.Doc doc, String section, String key) {
+    private static TomlValue value(Toml.Doc doc, String section, String key) {
         return doc.tables().get(section).entries().get(key).value();
     }
 
@@ -41,16 +41,16 @@ class TomlTest {
                 Ints = [1, 2]
                 Empty = []
                 """);
-        assertEquals(new Toml.Str("lit\\eral"), value(doc, "", "Top"));
-        assertEquals(new Toml.Str("a\"b\\c\n\té # not a comment"), value(doc, "S", "Str"));
-        assertEquals(new Toml.Int(-1000), value(doc, "S", "Int"));
-        assertEquals(new Toml.Bool(true), value(doc, "S", "Yes"));
-        assertEquals(new Toml.Bool(false), value(doc, "S", "No"));
-        assertEquals(new Toml.Str(""), value(doc, "S", "quoted key"));
-        assertEquals(new Toml.Int(0), value(doc, "S", "bare-key_2"));
-        assertEquals(new Toml.Arr(List.of(new Toml.Str("a"), new Toml.Str("b"))), value(doc, "S", "List"));
-        assertEquals(new Toml.Arr(List.of(new Toml.Int(1), new Toml.Int(2))), value(doc, "S", "Ints"));
-        assertEquals(new Toml.Arr(List.of()), value(doc, "S", "Empty"));
+        assertEquals(new TomlValue.Str("lit\\eral"), value(doc, "", "Top"));
+        assertEquals(new TomlValue.Str("a\"b\\c\n\té # not a comment"), value(doc, "S", "Str"));
+        assertEquals(new TomlValue.Int(-1000), value(doc, "S", "Int"));
+        assertEquals(new TomlValue.Bool(true), value(doc, "S", "Yes"));
+        assertEquals(new TomlValue.Bool(false), value(doc, "S", "No"));
+        assertEquals(new TomlValue.Str(""), value(doc, "S", "quoted key"));
+        assertEquals(new TomlValue.Int(0), value(doc, "S", "bare-key_2"));
+        assertEquals(new TomlValue.Arr(List.of(new TomlValue.Str("a"), new TomlValue.Str("b"))), value(doc, "S", "List"));
+        assertEquals(new TomlValue.Arr(List.of(new TomlValue.Int(1), new TomlValue.Int(2))), value(doc, "S", "Ints"));
+        assertEquals(new TomlValue.Arr(List.of()), value(doc, "S", "Empty"));
         assertEquals(3, doc.tables().get("S").line());
         assertEquals(10, doc.tables().get("S").entries().get("List").line());
         assertEquals(14, doc.tables().get("S").entries().get("Ints").line());
@@ -59,7 +59,7 @@ class TomlTest {
     @Test
     void crlfAndByteOrderMark_areAccepted() {
         var doc = Toml.parse("t.conf", "\uFEFFA = 1\r\n[S]\r\nB = 2\r\n".getBytes(StandardCharsets.UTF_8));
-        assertEquals(new Toml.Int(2), value(doc, "S", "B"));
+        assertEquals(new TomlValue.Int(2), value(doc, "S", "B"));
         assertEquals(3, doc.tables().get("S").entries().get("B").line());
     }
 
