@@ -94,7 +94,7 @@ bin/ibex: $(IMAGE)/release
 	@touch -h bin/ibex
 
 check-deps: $(B)/classes.stamp
-	sh src/build/check-deps.sh $(B)/classes
+	JAVA_HOME=$(JAVA_HOME) sh src/build/check-deps.sh $(B)/classes $(MODS)/minimal.json.jar
 
 # Tests run on the class path (same packages, package-private access) and drive the built image
 # for the end-to-end cases, so the image comes first.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The package import rules of ../STYLE.md, checked on the compiled classes with jdeps.
-# usage: check-deps.sh CLASSES_DIR    (exit 1 and one line per forbidden edge)
+# usage: check-deps.sh CLASSES_DIR MODULE_PATH    (exit 1 and one line per forbidden edge)
 set -eu
 J=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin
 allowed() {
@@ -19,13 +19,18 @@ allowed() {
   esac
 }
 bad=0
-"$J/jdeps" -verbose:package -filter:none --ignore-missing-deps "$1" 2>/dev/null |
-  awk '$1 ~ /^ibex/ && $3 ~ /^ibex/ && $1 != $3 {print $1, $3}' | sort -u > "${TMPDIR:-/tmp}/ibex-deps.$$"
+edges=${TMPDIR:-/tmp}/ibex-deps.$$
+raw=$edges.raw
+trap 'rm -f "$edges" "$raw"' EXIT
+"$J/jdeps" --module-path "$2" -verbose:package -filter:none --ignore-missing-deps "$1" > "$raw" 2>&1 ||
+  { cat "$raw"; echo "check-deps: jdeps failed"; exit 1; }
+awk '$1 ~ /^ibex/ && $3 ~ /^ibex/ && $1 != $3 {print $1, $3}' "$raw" | sort -u > "$edges"
+# A check that sees no edge at all checked nothing.
+[ -s "$edges" ] || { echo "check-deps: jdeps reported no package edges"; exit 1; }
 while read -r from to; do
   ok=no
   for a in $(allowed "$from"); do [ "$a" = "$to" ] && ok=yes; done
   if [ $ok = no ]; then echo "check-deps: $from must not import $to"; bad=1; fi
-done < "${TMPDIR:-/tmp}/ibex-deps.$$"
-rm -f "${TMPDIR:-/tmp}/ibex-deps.$$"
+done < "$edges"
 [ $bad = 0 ] && echo "check-deps: package imports follow STYLE.md"
 exit $bad
