@@ -1,0 +1,221 @@
+package ibex.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ibex.core.Assignment;
+import ibex.core.HostAction;
+import ibex.core.HostStatus;
+import ibex.core.TaskAction;
+import ibex.core.TaskHost;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class DispatchStoreTest {
+    private static final String BOTH = "ibex.store.TestDatabases#databases";
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void newTask_isAnOrphan_untilOneSchedulerClaimsIt(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var dispatch = new DispatchStore(db);
+            long id = new TaskStore(db).create(Tasks.spec("h1"), Tasks.now());
+            assertEquals(List.of(id), dispatch.orphans(10));
+            assertTrue(dispatch.claim(id, "", "s1:20090"));
+            assertFalse(dispatch.claim(id, "", "s2:20090"), "the second claim of an orphan loses");
+            assertEquals(List.of(), dispatch.orphans(10));
+            assertEquals(List.of(id), dispatch.owned("s1:20090", 10));
+            assertEquals(List.of(), dispatch.owned("s2:20090", 10));
+            assertTrue(dispatch.claim(id, "s1:20090", "s2:20090"), "takeover from a named owner");
+            assertEquals(List.of(id), dispatch.owned("s2:20090", 10));
+            assertFalse(dispatch.claim(id + 1, "", "s1:20090"), "an unknown task cannot be claimed");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void state_givesDefinitionActionAndCountsByStatus(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var spec = ibex.core.TaskSpec.from(new ibex.core.TaskSpec.Request("t", "root", 2, 1, 60, "h2", "true", "",
+                    "", "start", "alice", List.of("h1", "h2", "h3")));
+            long id = new TaskStore(db).create(spec, Tasks.now());
+            var dispatch = new DispatchStore(db);
+            dispatch.dispatch(id, List.of("h1"), 500, Optional.empty());
+            var s = dispatch.state(id).orElseThrow();
+            assertEquals(new DispatchStore.TaskState(id, TaskAction.START, 2, 1, 60, "h2",
+                    Map.of(HostStatus.WAITING, 2, HostStatus.RUNNING, 1)), s);
+            assertEquals(0, s.count(HostStatus.FAILED));
+            assertEquals(Optional.empty(), dispatch.state(id + 1));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void dispatch_movesOnlyWaitingHosts_inOrder_andCanPauseTheTask(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now());
+            new ActionStore(db).hostAction(id, "h2", HostAction.IGNORE, 1);
+            assertEquals(List.of("h1", "h3"), dispatch.waiting(id, 2));
+
+            assertEquals(List.of("h1", "h3"), dispatch.dispatch(id, List.of("h1", "h2", "h3"), 700, Optional.of(TaskAction.PAUSE)));
+            assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id));
+            assertEquals(List.of(HostStatus.RUNNING, HostStatus.IGNORED, HostStatus.RUNNING, HostStatus.WAITING),
+                    tasks.hosts(id, TaskStore.Output.NONE).stream().map(TaskHost::status).toList());
+            assertEquals(List.of(), dispatch.dispatch(id, List.of("h1"), 800, Optional.empty()), "running is not waiting");
+            assertEquals(List.of(new Assignment(id, 700, Assignment.Kind.START)), dispatch.assignments("h1"));
+            assertEquals(List.of(), dispatch.assignments("h2"));
+            assertEquals(List.of(), dispatch.assignments("h4"));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void assignments_listRunningAsStartAndKillingAsKill_acrossTasks(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long a = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long b = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            dispatch.dispatch(a, List.of("h1"), 100, Optional.empty());
+            dispatch.dispatch(b, List.of("h1", "h2"), 200, Optional.empty());
+            new ActionStore(db).hostAction(b, "h1", HostAction.KILL, 300);
+            assertEquals(List.of(new Assignment(a, 100, Assignment.Kind.START), new Assignment(b, 200, Assignment.Kind.KILL)),
+                    dispatch.assignments("h1"));
+            assertEquals(List.of(new Assignment(b, 200, Assignment.Kind.START)), dispatch.assignments("h2"));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void record_withTheRunsClock_storesStatusAndOutput(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
+            var ok = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out\n", "");
+            var bad = new DispatchStore.Result(id, "h2", 1000, HostStatus.FAILED, "", "boom\nibex: exit status 3\n");
+            assertEquals(List.of(ok, bad), dispatch.record(List.of(ok, bad)));
+            assertEquals(List.of(new TaskHost(id, "h1", HostStatus.SUCCESS, "out\n", ""),
+                    new TaskHost(id, "h2", HostStatus.FAILED, "", "boom\nibex: exit status 3\n")),
+                    tasks.hosts(id, TaskStore.Output.BOTH));
+            assertEquals(List.of(), dispatch.assignments("h1"));
+            assertEquals(List.of(), dispatch.record(List.of()));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void record_withStaleClock_isIgnored(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
+            new ActionStore(db).hostAction(id, "h1", HostAction.REDO, 2000);
+            var stale = new DispatchStore.Result(id, "h1", 1000, HostStatus.FAILED, "old", "old");
+            assertEquals(List.of(), dispatch.record(List.of(stale)));
+            assertEquals(new TaskHost(id, "h1", HostStatus.RUNNING, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+            var current = new DispatchStore.Result(id, "h1", 2000, HostStatus.SUCCESS, "new", "");
+            assertEquals(List.of(current), dispatch.record(List.of(stale, current)));
+            assertEquals(new TaskHost(id, "h1", HostStatus.SUCCESS, "new", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void record_twice_changesNothingTheSecondTime(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
+            var first = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "first", "");
+            assertEquals(List.of(first), dispatch.record(List.of(first)));
+            var again = new DispatchStore.Result(id, "h1", 1000, HostStatus.FAILED, "second", "x");
+            assertEquals(List.of(), dispatch.record(List.of(again)));
+            assertEquals(new TaskHost(id, "h1", HostStatus.SUCCESS, "first", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void record_forAnIgnoredHost_leavesItIgnored(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
+            new ActionStore(db).hostAction(id, "h1", HostAction.IGNORE, 1500);
+            var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out", "");
+            assertEquals(List.of(), dispatch.record(List.of(late)));
+            assertEquals(new TaskHost(id, "h1", HostStatus.IGNORED, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void overdueRun_timesOut_andItsLateResultIsStillAccepted(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
+            dispatch.dispatch(id, List.of("h2"), 5000, Optional.empty());
+            assertEquals(List.of(new DispatchStore.Overdue("h1", 1000)), dispatch.overdue(id, 2000));
+            assertTrue(dispatch.timeout(id, "h1", 1000, "ibex: no result"));
+            assertFalse(dispatch.timeout(id, "h1", 1000, "ibex: no result"), "already timed out");
+            assertFalse(dispatch.timeout(id, "h2", 1000, "x"), "another run's clock");
+            assertEquals(new TaskHost(id, "h1", HostStatus.TIMEOUT, "", "ibex: no result"), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+            assertEquals(List.of(), dispatch.overdue(id, 2000));
+            assertEquals(List.of(), dispatch.assignments("h1"));
+
+            var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "finally", "");
+            assertEquals(List.of(late), dispatch.record(List.of(late)));
+            assertEquals(new TaskHost(id, "h1", HostStatus.SUCCESS, "finally", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void finishIfIdle_endsTheTaskOnlyWhenNothingWaitsRunsOrKills(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = new DispatchStore(db);
+            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            assertFalse(dispatch.finishIfIdle(id), "hosts are waiting");
+            dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
+            dispatch.record(List.of(new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "", "")));
+            assertFalse(dispatch.finishIfIdle(id), "h2 is running");
+            new ActionStore(db).hostAction(id, "h2", HostAction.KILL, 1100);
+            assertFalse(dispatch.finishIfIdle(id), "h2 is killing");
+            dispatch.record(List.of(new DispatchStore.Result(id, "h2", 1000, HostStatus.KILLED, "", "")));
+            assertEquals(Optional.of(TaskAction.START), tasks.action(id));
+
+            assertTrue(dispatch.finishIfIdle(id));
+            assertEquals(Optional.empty(), tasks.action(id));
+            assertEquals(Optional.empty(), dispatch.state(id));
+            assertTrue(tasks.meta(id).orElseThrow().done());
+            assertEquals(List.of(), dispatch.orphans(10));
+            assertFalse(dispatch.finishIfIdle(id), "only the first call ends it");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void setAction_changesTheStoredAction(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            new DispatchStore(db).setAction(id, TaskAction.PAUSE, 10);
+            assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id));
+        }
+    }
+}

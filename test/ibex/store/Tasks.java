@@ -1,0 +1,26 @@
+package ibex.store;
+
+import ibex.core.TaskSpec;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+/** Task specs for store tests, built through {@link TaskSpec#from} so they obey the API's rules. */
+final class Tasks {
+    private Tasks() {
+    }
+
+    static TaskSpec titled(String title, String creator, String action, String... hosts) {
+        return TaskSpec.from(new TaskSpec.Request(title, "root", 0, 0, 0, "", "echo hi", "", "", action, creator,
+                List.of(hosts)));
+    }
+
+    static TaskSpec spec(String... hosts) {
+        return titled("job", "alice", "start", hosts);
+    }
+
+    /** Now, at the store's precision (epoch milliseconds). */
+    static Instant now() {
+        return Instant.now().truncatedTo(ChronoUnit.MILLIS);
+    }
+}
