@@ -23,7 +23,7 @@ class DispatchStoreTest {
     @MethodSource(BOTH)
     void newTask_isAnOrphan_untilOneSchedulerClaimsIt(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = new TaskStore(db).create(Tasks.spec("h1"), Tasks.now());
             assertEquals(List.of(id), dispatch.orphans(10));
             assertTrue(dispatch.claim(id, "", "s1:20090"));
@@ -44,7 +44,7 @@ class DispatchStoreTest {
             var spec = ibex.core.TaskSpec.from(new ibex.core.TaskSpec.Request("t", "root", 2, 1, 60, "h2", "true", "",
                     "", "start", "alice", List.of("h1", "h2", "h3")));
             long id = new TaskStore(db).create(spec, Tasks.now());
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             dispatch.dispatch(id, List.of("h1"), 500, Optional.empty());
             var s = dispatch.state(id).orElseThrow();
             assertEquals(new DispatchStore.TaskState(id, TaskAction.START, 2, 1, 60, "h2",
@@ -59,9 +59,9 @@ class DispatchStoreTest {
     void dispatch_movesOnlyWaitingHosts_inOrder_andCanPauseTheTask(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now());
-            new ActionStore(db).hostAction(id, "h2", HostAction.IGNORE, 1);
+            Tasks.actions(db).hostAction(id, "h2", HostAction.IGNORE, 1);
             assertEquals(List.of("h1", "h3"), dispatch.waiting(id, 2));
 
             assertEquals(List.of("h1", "h3"), dispatch.dispatch(id, List.of("h1", "h2", "h3"), 700, Optional.of(TaskAction.PAUSE)));
@@ -80,12 +80,12 @@ class DispatchStoreTest {
     void assignments_listRunningAsStartAndKillingAsKill_acrossTasks(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long a = tasks.create(Tasks.spec("h1"), Tasks.now());
             long b = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(a, List.of("h1"), 100, Optional.empty());
             dispatch.dispatch(b, List.of("h1", "h2"), 200, Optional.empty());
-            new ActionStore(db).hostAction(b, "h1", HostAction.KILL, 300);
+            Tasks.actions(db).hostAction(b, "h1", HostAction.KILL, 300);
             assertEquals(List.of(new Assignment(a, 100, Assignment.Kind.START), new Assignment(b, 200, Assignment.Kind.KILL)),
                     dispatch.assignments("h1"));
             assertEquals(List.of(new Assignment(b, 200, Assignment.Kind.START)), dispatch.assignments("h2"));
@@ -97,7 +97,7 @@ class DispatchStoreTest {
     void record_withTheRunsClock_storesStatusAndOutput(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             var ok = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out\n", "");
@@ -116,10 +116,10 @@ class DispatchStoreTest {
     void record_withStaleClock_isIgnored(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
-            new ActionStore(db).hostAction(id, "h1", HostAction.REDO, 2000);
+            Tasks.actions(db).hostAction(id, "h1", HostAction.REDO, 2000);
             var stale = new DispatchStore.Result(id, "h1", 1000, HostStatus.FAILED, "old", "old");
             assertEquals(List.of(), dispatch.record(List.of(stale)));
             assertEquals(new TaskHost(id, "h1", HostStatus.RUNNING, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
@@ -134,7 +134,7 @@ class DispatchStoreTest {
     void record_twice_changesNothingTheSecondTime(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             var first = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "first", "");
@@ -150,10 +150,10 @@ class DispatchStoreTest {
     void record_forAnIgnoredHost_leavesItIgnored(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
-            new ActionStore(db).hostAction(id, "h1", HostAction.IGNORE, 1500);
+            Tasks.actions(db).hostAction(id, "h1", HostAction.IGNORE, 1500);
             var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out", "");
             assertEquals(List.of(), dispatch.record(List.of(late)));
             assertEquals(new TaskHost(id, "h1", HostStatus.IGNORED, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
@@ -165,7 +165,7 @@ class DispatchStoreTest {
     void overdueRun_timesOut_andItsLateResultIsStillAccepted(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             dispatch.dispatch(id, List.of("h2"), 5000, Optional.empty());
@@ -188,13 +188,13 @@ class DispatchStoreTest {
     void finishIfIdle_endsTheTaskOnlyWhenNothingWaitsRunsOrKills(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
             assertFalse(dispatch.finishIfIdle(id), "hosts are waiting");
             dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             dispatch.record(List.of(new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "", "")));
             assertFalse(dispatch.finishIfIdle(id), "h2 is running");
-            new ActionStore(db).hostAction(id, "h2", HostAction.KILL, 1100);
+            Tasks.actions(db).hostAction(id, "h2", HostAction.KILL, 1100);
             assertFalse(dispatch.finishIfIdle(id), "h2 is killing");
             dispatch.record(List.of(new DispatchStore.Result(id, "h2", 1000, HostStatus.KILLED, "", "")));
             assertEquals(Optional.of(TaskAction.START), tasks.action(id));
@@ -214,7 +214,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
-            new DispatchStore(db).setAction(id, TaskAction.PAUSE, 10);
+            Tasks.dispatch(db).setAction(id, TaskAction.PAUSE, 10);
             assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id));
         }
     }

@@ -122,10 +122,10 @@ class TaskStoreTest {
     void list_marksFinishedTasksDone(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long open = tasks.create(Tasks.spec("h1"), Tasks.now());
             long finished = tasks.create(Tasks.spec("h1"), Tasks.now());
-            new ActionStore(db).taskAction(finished, TaskAction.CANCEL, 1);
+            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
             assertTrue(dispatch.finishIfIdle(finished));
             var list = tasks.list(List.of(), null, Tasks.now().minus(Duration.ofDays(1)), 20, 0).list();
             assertEquals(List.of(finished, open), list.stream().map(TaskMeta::id).toList());
@@ -141,8 +141,8 @@ class TaskStoreTest {
             var tasks = new TaskStore(db);
             long open = tasks.create(Tasks.spec("h1"), Tasks.now());
             long finished = tasks.create(Tasks.spec("h1"), Tasks.now());
-            new ActionStore(db).taskAction(finished, TaskAction.CANCEL, 1);
-            new DispatchStore(db).finishIfIdle(finished);
+            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
+            Tasks.dispatch(db).finishIfIdle(finished);
             long unknown = finished + 100;
             assertEquals(List.of(unknown, finished), tasks.doneIds(List.of(unknown, open, finished, unknown, open)));
             assertEquals(List.of(), tasks.doneIds(List.of(open)));
@@ -155,7 +155,7 @@ class TaskStoreTest {
     void output_of1MiBOfMultiByteUtf8_isStoredAndReadBackIntact(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var dispatch = new DispatchStore(db);
+            var dispatch = Tasks.dispatch(db);
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             // 2-, 3- and 4-byte sequences (the last needs utf8mb4 on MariaDB), 10 bytes a round.

@@ -19,6 +19,15 @@ final class Tasks {
         return titled("job", "alice", "start", hosts);
     }
 
+    /** The stores as a server named "test:1" makes them; one place to follow their constructors. */
+    static DispatchStore dispatch(Database db) {
+        return new DispatchStore(db);
+    }
+
+    static ActionStore actions(Database db) {
+        return new ActionStore(db);
+    }
+
     /** Now, at the store's precision (epoch milliseconds). */
     static Instant now() {
         return Instant.now().truncatedTo(ChronoUnit.MILLIS);
