@@ -73,7 +73,8 @@ $(MODS)/com.h2database.jar: $(H2_JAR)
 
 $(B)/classes.stamp: $(SRC) $(RESOURCES) $(MODS)/minimal.json.jar
 	@rm -rf $(B)/classes && mkdir -p $(B)/classes/ibex/store
-	$(JAVAC) --release 25 -Xlint:all,-serial -Werror -d $(B)/classes \
+	@echo "javac: module ibex ($(words $(SRC)) files)"
+	@$(JAVAC) --release 25 -Xlint:all,-serial -Werror -d $(B)/classes \
 	  --module-path $(MODS)/minimal.json.jar $(SRC)
 	cp sql/ibex.sql $(B)/classes/ibex/store/ibex.sql
 	@touch $@
@@ -100,7 +101,8 @@ check-deps: $(B)/classes.stamp
 # for the end-to-end cases, so the image comes first.
 $(B)/test.stamp: $(TEST_SRC) $(B)/classes.stamp $(JUNIT_JAR)
 	@rm -rf $(B)/test-classes && mkdir -p $(B)/test-classes
-	$(JAVAC) --release 25 -Xlint:all,-serial,-try -d $(B)/test-classes \
+	@echo "javac: tests ($(words $(TEST_SRC)) files)"
+	@$(JAVAC) --release 25 -Xlint:all,-serial,-try -d $(B)/test-classes \
 	  -cp $(B)/classes:$(JUNIT_JAR):$(JSON_JAR) $(TEST_SRC)
 	@touch $@
 

@@ -3,6 +3,7 @@
 -- The embedded H2 store runs the same statements (all but the database lines) on first start.
 -- Rules that keep one file for both: no column-level charsets, index names unique per schema,
 -- no REPLACE (H2 needs a primary key for it), one statement per ';'.
+-- Host and server names compare exactly (utf8mb4_bin): 'Web1' and 'web1' are two hosts.
 
 CREATE DATABASE IF NOT EXISTS ibex DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE ibex;
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS task_scheduler (
   scheduler varchar(128) NOT NULL DEFAULT '',
   PRIMARY KEY (id),
   KEY idx_task_scheduler_scheduler (scheduler)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- Server liveness: each server writes its clock (epoch ms) every second.
 CREATE TABLE IF NOT EXISTS task_scheduler_health (
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS task_scheduler_health (
   clock bigint NOT NULL,
   PRIMARY KEY (scheduler),
   KEY idx_task_scheduler_health_clock (clock)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- One row per (task, host): status and output. ii keeps the creation order.
 -- clock identifies the host's current run (0 before its first dispatch); a result counts only
@@ -72,4 +73,32 @@ CREATE TABLE IF NOT EXISTS task_host (
   UNIQUE KEY uk_task_host_id_host (id, host),
   KEY idx_task_host_id_status (id, status),
   KEY idx_task_host_host_status (host, status)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Where each host's agent is connected: written when it connects and disconnects (never per
+-- heartbeat). A host counts as connected while its server's health row is fresh.
+CREATE TABLE IF NOT EXISTS agent_host (
+  host varchar(128) NOT NULL,
+  server varchar(128) NOT NULL DEFAULT '',
+  agent_id varchar(64) NOT NULL DEFAULT '',
+  remote varchar(128) NOT NULL DEFAULT '',
+  connected tinyint NOT NULL DEFAULT 0,
+  seen bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (host),
+  KEY idx_agent_host_server (server)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Assignment changes (a host started, killed or dropped a run), in commit order by seq. Every
+-- server reads the new rows a few times a second and pushes them to the agents connected to it,
+-- so a task created or acted on through any server reaches its agents within a second.
+-- server is the writer, which pushed the change to its own agents already. Rows older than an
+-- hour are pruned.
+CREATE TABLE IF NOT EXISTS dispatch_log (
+  seq bigint unsigned NOT NULL AUTO_INCREMENT,
+  host varchar(128) NOT NULL,
+  id bigint unsigned NOT NULL,
+  server varchar(128) NOT NULL DEFAULT '',
+  created bigint NOT NULL,
+  PRIMARY KEY (seq),
+  KEY idx_dispatch_log_created (created)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

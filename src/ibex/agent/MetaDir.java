@@ -142,6 +142,8 @@ final class MetaDir {
                         parseLong(name.substring(0, name.length() - ".started".length()))
                                 .ifPresent(clock -> out.add(new RunFile(id.getAsLong(), clock)));
                     }
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // Removed by an ack while we listed: nothing of it is left to report.
                 }
             }
         }
@@ -151,6 +153,10 @@ final class MetaDir {
     /** Forgets one run; removes the task directory once no run is left in it. */
     void forget(long taskId, long clock) throws IOException {
         var dir = taskDir(taskId);
+        // An ack can come twice (a result resent before the first ack arrived): the second finds nothing.
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
         for (var suffix : new String[] {".started", ".done", ".stdout", ".stderr"}) {
             Files.deleteIfExists(dir.resolve(clock + suffix));
         }

@@ -18,7 +18,7 @@ import java.util.Set;
  * @param warnings  none, or lines to log at start (ignored keys of the original, dropped DSN parameters)
  */
 public record ServerConfig(Path file, LogConfig log, Http http, Map<String, String> basicAuth, Rpc rpc,
-                           Heartbeat heartbeat, Db db, List<String> warnings) {
+                           Heartbeat heartbeat, Db db, Scheduler scheduler, List<String> warnings) {
 
     /** The keys this ibex reads; [Gorm] and [MySQL] are the v1.2.0 layout of the database settings. */
     static final Map<String, List<String>> KEYS = Bind.table(
@@ -28,6 +28,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
             Map.entry("BasicAuth", Bind.ANY_KEY),
             Map.entry("RPC", List.of("Listen")),
             Map.entry("Heartbeat", List.of("IP", "Interval")),
+            Map.entry("Scheduler", List.of("NoAgentGrace", "Backstop", "RetentionDays")),
             Map.entry("DB", List.of("DBType", "DSN", "MaxOpenConns")),
             Map.entry("Gorm", List.of("DBType", "MaxOpenConns")),
             Map.entry("MySQL", List.of("Address", "Host", "Port", "User", "Password", "DBName", "Parameters")));
@@ -69,9 +70,10 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
         var heartbeat = Heartbeat.from(bind.section("Heartbeat"));
         var dbWarnings = new ArrayList<String>();
         var db = Db.from(bind, dbWarnings);
+        var scheduler = Scheduler.from(bind.section("Scheduler"));
         var warnings = new ArrayList<>(bind.warnings());
         warnings.addAll(dbWarnings);
-        return new ServerConfig(file, log, http, auth, rpc, heartbeat, db, warnings);
+        return new ServerConfig(file, log, http, auth, rpc, heartbeat, db, scheduler, warnings);
     }
 
     /**
@@ -114,6 +116,20 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
                 s.checkHost("IP", ip);
             }
             return new Heartbeat(ip, s.integer("Interval", 1000, 100, 60000));
+        }
+    }
+
+    /**
+     * @param noAgentGraceSeconds how long a host's run waits for its agent to be connected before
+     *                            the host fails (instead of waiting for the task timeout)
+     * @param backstopSeconds     how long past its timeout a run may stay silent before the server
+     *                            marks it timeout (the agent enforces timeouts; this covers a vanished agent)
+     * @param retentionDays       finished tasks older than this are deleted; 0 keeps them forever
+     */
+    public record Scheduler(int noAgentGraceSeconds, int backstopSeconds, int retentionDays) {
+        static Scheduler from(Bind.Section s) {
+            return new Scheduler(s.integer("NoAgentGrace", 10, 1, 3600), s.integer("Backstop", 15, 5, 3600),
+                    s.integer("RetentionDays", 30, 0, 36500));
         }
     }
 

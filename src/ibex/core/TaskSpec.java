@@ -24,8 +24,26 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
         hosts = List.copyOf(hosts);
     }
 
+    /** A batch or tolerance as given: a count, or a percentage of the task's hosts ("25%"). */
+    public record Amount(int value, boolean percent) {
+        public static Amount count(int n) {
+            return new Amount(n, false);
+        }
+
+        /** "25%" or "3"; empty when the text is neither. */
+        public static java.util.Optional<Amount> parse(String text) {
+            var t = text.strip();
+            boolean pct = t.endsWith("%");
+            var digits = pct ? t.substring(0, t.length() - 1).strip() : t;
+            if (digits.isEmpty() || digits.length() > 9 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                return java.util.Optional.empty();
+            }
+            return java.util.Optional.of(new Amount(Integer.parseInt(digits), pct));
+        }
+    }
+
     /** The raw request fields; null where the JSON had none. */
-    public record Request(String title, String account, Integer batch, Integer tolerance, Integer timeout,
+    public record Request(String title, String account, Amount batch, Amount tolerance, Integer timeout,
                           String pause, String script, String args, String stdin, String action,
                           String creator, List<String> hosts) {
     }
@@ -54,8 +72,8 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
             checkHost(h);
         }
 
-        int batch = nonNegative(r.batch(), "batch");
-        int tolerance = nonNegative(r.tolerance(), "tolerance");
+        int batch = amount(r.batch(), "batch", hosts.size(), true);
+        int tolerance = amount(r.tolerance(), "tolerance", hosts.size(), false);
         int timeout = nonNegative(r.timeout(), "timeout");
         if (timeout == 0) {
             timeout = DEFAULT_TIMEOUT;
@@ -100,6 +118,24 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
             throw InvalidTask.badRequest("json body invalid: Key: 'TaskForm." + field + "' Error:Field validation for '"
                     + field + "' failed on the 'required' tag");
         }
+    }
+
+    /**
+     * A count as the original takes it, or a percentage of the hosts: a batch rounds up (25% of 10
+     * hosts runs 3 at a time; at least 1), a tolerance rounds down (10% of 5 hosts tolerates none).
+     */
+    private static int amount(Amount a, String name, int hosts, boolean roundUp) {
+        if (a == null) {
+            return 0;
+        }
+        if (!a.percent()) {
+            return nonNegative(a.value(), name);
+        }
+        if (a.value() > 100 || (roundUp && a.value() == 0)) {
+            throw InvalidTask.rejected("arg(" + name + ") percentage must be " + (roundUp ? "1" : "0") + "%..100%, got " + a.value() + "%");
+        }
+        long scaled = (long) hosts * a.value();
+        return (int) (roundUp ? Math.max(1, (scaled + 99) / 100) : scaled / 100);
     }
 
     private static int nonNegative(Integer v, String name) {

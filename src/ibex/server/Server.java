@@ -6,6 +6,7 @@ import ibex.server.api.ApiServer;
 import ibex.server.rpc.AgentHub;
 import ibex.server.sched.Scheduler;
 import ibex.store.ActionStore;
+import ibex.store.ClusterStore;
 import ibex.store.Database;
 import ibex.store.DbSettings;
 import ibex.store.DispatchStore;
@@ -22,9 +23,6 @@ import java.time.InstantSource;
  * API last, so nothing is accepted before it can be served; stop order is the reverse.
  */
 public final class Server implements AutoCloseable {
-    /** How long past its timeout a run may stay silent before the server marks it timeout. */
-    private static final Duration BACKSTOP = Duration.ofSeconds(15);
-
     private final ServerConfig config;
     private final String version;
     private Database db;
@@ -42,28 +40,29 @@ public final class Server implements AutoCloseable {
     public void start() throws IOException {
         var d = config.db();
         db = Database.open(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), d.maxOpenConns(), d.display()));
-        var tasks = new TaskStore(db);
-        var dispatch = new DispatchStore(db);
-        var actions = new ActionStore(db);
         var clock = InstantSource.system();
         var rpc = config.rpc();
         var beat = config.heartbeat();
         // Scheduler identity: [Heartbeat] IP, else this host's name; never found by dialling out.
+        // The agent port is bound first so that a port 0 (tests) is known in the name.
         var ip = beat.ip().isEmpty() ? InetAddress.getLocalHost().getHostName() : beat.ip();
-        var name = ip + ":" + rpc.port();
+        var listener = AgentHub.bind(rpc.host(), rpc.port());
+        var name = ip + ":" + listener.getLocalPort();
+        var tasks = new TaskStore(db);
+        var dispatch = new DispatchStore(db, name);
+        var cluster = new ClusterStore(db);
         Scheduler[] sched = new Scheduler[1];
-        hub = new AgentHub(name, new AgentHub.Settings(rpc.host(), rpc.port(), beat.intervalMs(), Frames.DEFAULT_MAX),
-                dispatch, tasks, () -> sched[0].wake());
-        rpcAddress = hub.start();
-        if (rpc.port() == 0) {
-            name = ip + ":" + rpcAddress.getPort();
-        }
-        scheduler = new Scheduler(dispatch, name, clock, hub::apply, Duration.ofSeconds(1), BACKSTOP);
+        hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX),
+                dispatch, cluster, tasks, () -> sched[0].wake(), clock);
+        rpcAddress = hub.start(listener);
+        var s = config.scheduler();
+        scheduler = new Scheduler(dispatch, cluster, name, clock, hub::apply, new Scheduler.Settings(Duration.ofSeconds(1),
+                Duration.ofSeconds(s.backstopSeconds()), Duration.ofSeconds(s.noAgentGraceSeconds()), s.retentionDays()));
         sched[0] = scheduler;
         scheduler.start();
         var http = config.http();
         api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), 4 * 1024 * 1024, version),
-                new ApiServer.Deps(tasks, actions, hub::apply, scheduler::wake, clock));
+                new ApiServer.Deps(tasks, new ActionStore(db, name), hub::apply, scheduler::wake, clock));
         httpAddress = api.start();
         if (config.basicAuth().isEmpty()) {
             Log.warn("server", "[BasicAuth] has no account: /ibex/v1 is open to anyone who reaches " + address(httpAddress));

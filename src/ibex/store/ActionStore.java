@@ -17,9 +17,12 @@ import java.util.Optional;
  */
 public final class ActionStore {
     private final Database db;
+    private final String origin;
 
-    public ActionStore(Database db) {
+    /** @param origin the server making the changes, named in the change log */
+    public ActionStore(Database db, String origin) {
         this.db = db;
+        this.origin = origin;
     }
 
     /** The outcome of an action: its error text for the API ("" when it worked) and the changes. */
@@ -61,6 +64,7 @@ public final class ActionStore {
                     TaskStore.update(c, "UPDATE task_host SET status = 'killing' WHERE id = ? AND status = 'running'", id);
                 }
             }
+            ClusterStore.log(c, origin, id, changes.stream().map(HostChange::host).toList(), clock);
             return Optional.of(Outcome.ok(changes));
         });
     }
@@ -78,7 +82,7 @@ public final class ActionStore {
             }
             HostStatus status = row.get().status();
             long runClock = row.get().clock();
-            return Optional.of(switch (action) {
+            var outcome = switch (action) {
                 case IGNORE -> {
                     setStatus(c, id, host, HostStatus.IGNORED);
                     // The process, if any, is left alone (the original's meaning); its result will not land.
@@ -100,7 +104,9 @@ public final class ActionStore {
                             next, id, host);
                     yield Outcome.ok(List.of(HostChange.start(host, id, next)));
                 }
-            });
+            };
+            ClusterStore.log(c, origin, id, outcome.changes().stream().map(HostChange::host).toList(), clock);
+            return Optional.of(outcome);
         });
     }
 

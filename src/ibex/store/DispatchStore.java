@@ -6,6 +6,8 @@ import ibex.core.TaskAction;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +20,12 @@ import java.util.Optional;
  */
 public final class DispatchStore {
     private final Database db;
+    private final String origin;
 
-    public DispatchStore(Database db) {
+    /** @param origin the server making the changes, named in the change log */
+    public DispatchStore(Database db, String origin) {
         this.db = db;
+        this.origin = origin;
     }
 
     /** A result as an agent reported it. */
@@ -146,6 +151,7 @@ public final class DispatchStore {
             if (thenAction.isPresent()) {
                 TaskStore.update(c, "UPDATE task_action SET action = ?, clock = ? WHERE id = ?", thenAction.get().wire(), clock, id);
             }
+            ClusterStore.log(c, origin, id, moved, clock);
             return moved;
         });
     }
@@ -199,17 +205,22 @@ public final class DispatchStore {
         });
     }
 
-    /** A host's current runs: running rows as START, killing rows as KILL. */
-    public List<Assignment> assignments(String host) {
+    /** Hosts' current runs: running rows as START, killing rows as KILL; every host gets a list. */
+    public Map<String, List<Assignment>> assignments(Collection<String> hosts) {
+        var out = new HashMap<String, List<Assignment>>();
+        hosts.forEach(h -> out.put(h, new ArrayList<>()));
+        if (hosts.isEmpty()) {
+            return out;
+        }
+        var list = List.copyOf(hosts);
         return db.read(c -> {
-            try (var ps = c.prepareStatement(
-                    "SELECT id, clock, status FROM task_host WHERE host = ? AND status IN ('running', 'killing') ORDER BY id")) {
-                ps.setString(1, host);
+            try (var ps = c.prepareStatement("SELECT host, id, clock, status FROM task_host WHERE host IN ("
+                    + TaskStore.marks(list.size()) + ") AND status IN ('running', 'killing') ORDER BY id")) {
+                TaskStore.bind(ps, list);
                 try (var rs = ps.executeQuery()) {
-                    var out = new ArrayList<Assignment>();
                     while (rs.next()) {
-                        var kind = "killing".equals(rs.getString(3)) ? Assignment.Kind.KILL : Assignment.Kind.START;
-                        out.add(new Assignment(rs.getLong(1), rs.getLong(2), kind));
+                        var kind = "killing".equals(rs.getString(4)) ? Assignment.Kind.KILL : Assignment.Kind.START;
+                        out.get(rs.getString(1)).add(new Assignment(rs.getLong(2), rs.getLong(3), kind));
                     }
                     return out;
                 }
@@ -217,20 +228,27 @@ public final class DispatchStore {
         });
     }
 
-    /** A running host whose clock is older than {@code before}: the server-side timeout backstop. */
-    public record Overdue(String host, long clock) {
+    /** One run of a host: its name and the clock it was started with. */
+    public record Run(String host, long clock) {
     }
 
-    public List<Overdue> overdue(long id, long before) {
+    /** Running hosts whose run started in (from, to]: the ones due for the agent-presence check. */
+    public List<Run> running(long id, long from, long to) {
+        return runs("SELECT host, clock FROM task_host WHERE id = ? AND status = 'running' AND clock > ? AND clock <= ?", id, from, to);
+    }
+
+    public List<Run> overdue(long id, long before) {
+        return runs("SELECT host, clock FROM task_host WHERE id = ? AND status IN ('running', 'killing') AND clock < ?", id, before);
+    }
+
+    private List<Run> runs(String sql, Object... args) {
         return db.read(c -> {
-            try (var ps = c.prepareStatement(
-                    "SELECT host, clock FROM task_host WHERE id = ? AND status IN ('running', 'killing') AND clock < ?")) {
-                ps.setLong(1, id);
-                ps.setLong(2, before);
+            try (var ps = c.prepareStatement(sql)) {
+                TaskStore.bind(ps, List.of(args));
                 try (var rs = ps.executeQuery()) {
-                    var out = new ArrayList<Overdue>();
+                    var out = new ArrayList<Run>();
                     while (rs.next()) {
-                        out.add(new Overdue(rs.getString(1), rs.getLong(2)));
+                        out.add(new Run(rs.getString(1), rs.getLong(2)));
                     }
                     return out;
                 }
@@ -238,10 +256,20 @@ public final class DispatchStore {
         });
     }
 
-    /** Marks one run timed out (unless its result landed meanwhile); true when it did. */
-    public boolean timeout(long id, String host, long clock, String stderr) {
-        return db.inTransaction(c -> TaskStore.update(c,
-                "UPDATE task_host SET status = 'timeout', stderr = ? WHERE id = ? AND host = ? AND clock = ? AND status IN ('running', 'killing')",
-                stderr, id, host, clock) == 1);
+    /**
+     * Ends one run the server gave up on: {@code timeout} for a run past its timeout and the
+     * backstop, {@code failed} for a host whose agent never showed up. Unless its result landed
+     * meanwhile; true when this call ended it.
+     */
+    public boolean giveUp(long id, String host, long clock, HostStatus status, String stderr, long now) {
+        return db.inTransaction(c -> {
+            boolean ended = TaskStore.update(c,
+                    "UPDATE task_host SET status = ?, stderr = ? WHERE id = ? AND host = ? AND clock = ? AND status IN ('running', 'killing')",
+                    status.wire(), stderr, id, host, clock) == 1;
+            if (ended) {
+                ClusterStore.log(c, origin, id, List.of(host), now);
+            }
+            return ended;
+        });
     }
 }

@@ -21,7 +21,8 @@ final class Schema {
     static final int VERSION = 1;
     /** Every table the code relies on; a database missing one of them is not ours. */
     static final List<String> TABLES =
-            List.of("ibex_schema", "task_meta", "task_action", "task_scheduler", "task_scheduler_health", "task_host");
+            List.of("ibex_schema", "task_meta", "task_action", "task_scheduler", "task_scheduler_health", "task_host",
+                    "agent_host", "dispatch_log");
     static final String RESOURCE = "/ibex/store/ibex.sql";
     /** Where tests on the class path find the file (no resource is copied there). */
     static final String FILE_PROPERTY = "ibex.sql";

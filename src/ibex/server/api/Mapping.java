@@ -55,7 +55,7 @@ final class Mapping {
 
     /** The create body: the original's field names; wrong JSON types are a 400 naming the field. */
     static TaskSpec.Request request(JsonObject o) {
-        return new TaskSpec.Request(str(o, "title"), str(o, "account"), integer(o, "batch"), integer(o, "tolerance"),
+        return new TaskSpec.Request(str(o, "title"), str(o, "account"), amount(o, "batch"), amount(o, "tolerance"),
                 integer(o, "timeout"), str(o, "pause"), str(o, "script"), str(o, "args"), str(o, "stdin"),
                 str(o, "action"), str(o, "creator"), strings(o, "hosts"));
     }
@@ -84,6 +84,17 @@ final class Mapping {
             throw typeError(name, "an integer", v);
         }
         return (int) d;
+    }
+
+    /** An integer as the original takes it, or a string: a count or a percentage ("25%"). */
+    private static TaskSpec.Amount amount(JsonObject o, String name) {
+        var v = o.get(name);
+        if (v != null && v.isString()) {
+            return TaskSpec.Amount.parse(v.asString())
+                    .orElseThrow(() -> typeError(name, "an integer or a percentage such as \"25%\"", v));
+        }
+        var n = integer(o, name);
+        return n == null ? null : TaskSpec.Amount.count(n);
     }
 
     private static List<String> strings(JsonObject o, String name) {

@@ -1,17 +1,22 @@
 package ibex.server.rpc;
 
+import ibex.core.Assignment;
 import ibex.core.HostChange;
 import ibex.core.Log;
+import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
+import ibex.store.StoreException;
 import ibex.store.TaskStore;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
@@ -20,18 +25,21 @@ import java.util.concurrent.ExecutorService;
  * The agent port and the registry of connected agents. Each connected host has one session that
  * holds its current assignments in memory, loaded from the store once when the agent connects and
  * kept up to date by {@link #apply}; heartbeats are answered from that memory, so a heartbeat with
- * nothing to report costs no database query.
+ * nothing to report costs no database query. Changes made by other servers sharing the database
+ * arrive through the change log, which {@link LogFollower} reads a few times a second.
  */
 public final class AgentHub implements AutoCloseable {
-    /** Agent port settings: where to listen, the heartbeat pace agents are told, the frame limit. */
-    public record Settings(String host, int port, int heartbeatMs, int maxFrameBytes) {
+    /** Agent port settings: the heartbeat pace agents are told, the frame limit. */
+    public record Settings(int heartbeatMs, int maxFrameBytes) {
     }
 
     private final String serverName;
     private final Settings settings;
     final DispatchStore dispatch;
+    final ClusterStore cluster;
     final Scripts scripts;
     final Runnable resultsStored;
+    final InstantSource clock;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     private ServerSocket listener;
@@ -40,20 +48,31 @@ public final class AgentHub implements AutoCloseable {
      * @param resultsStored called after results were stored, so the scheduler can start the next
      *                      hosts of a batch or finish the task without waiting for its tick
      */
-    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, TaskStore tasks, Runnable resultsStored) {
+    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ClusterStore cluster, TaskStore tasks,
+                    Runnable resultsStored, InstantSource clock) {
         this.serverName = serverName;
         this.settings = settings;
         this.dispatch = dispatch;
+        this.cluster = cluster;
         this.scripts = new Scripts(tasks);
         this.resultsStored = resultsStored;
+        this.clock = clock;
     }
 
-    /** Binds the agent port and starts accepting; returns the bound address (port 0 = any). */
-    public InetSocketAddress start() throws IOException {
-        listener = new ServerSocket();
-        listener.setReuseAddress(true);
-        listener.bind(new InetSocketAddress(settings.host(), settings.port()), 4096);
+    /** Binds the agent port (port 0 = any free port). */
+    public static ServerSocket bind(String host, int port) throws IOException {
+        var socket = new ServerSocket();
+        socket.setReuseAddress(true);
+        socket.bind(new InetSocketAddress(host, port), 4096);
+        return socket;
+    }
+
+    /** Starts accepting agents on a bound socket and following the change log; returns the address. */
+    public InetSocketAddress start(ServerSocket bound) {
+        listener = bound;
         Thread.ofPlatform().name("ibex-agent-accept").daemon().start(this::acceptLoop);
+        var follower = new LogFollower(cluster, serverName, clock, this::reload);
+        Thread.ofPlatform().name("ibex-log-follower").daemon().start(() -> follower.run(listener::isClosed));
         return (InetSocketAddress) listener.getLocalSocketAddress();
     }
 
@@ -119,6 +138,38 @@ public final class AgentHub implements AutoCloseable {
                 s.change(list);
             }
         });
+    }
+
+    /** Reloads, from the store, the assignments of those hosts that are connected here. */
+    private void reload(Set<String> hosts) {
+        var here = new ArrayList<String>();
+        for (var h : hosts) {
+            if (sessions.containsKey(h)) {
+                here.add(h);
+            }
+        }
+        for (int i = 0; i < here.size(); i += 500) {
+            var batch = here.subList(i, Math.min(here.size(), i + 500));
+            dispatch.assignments(batch).forEach((host, list) -> {
+                var s = sessions.get(host);
+                if (s != null) {
+                    s.replace(list);
+                }
+            });
+        }
+    }
+
+    /** Records in the store that a host's agent is here (best effort: the database may be down). */
+    void present(AgentSession s, boolean connected) {
+        try {
+            if (connected) {
+                cluster.connected(s.host(), serverName, s.agentId(), s.remote(), clock.millis());
+            } else {
+                cluster.disconnected(s.host(), serverName, clock.millis());
+            }
+        } catch (StoreException e) {
+            Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
+        }
     }
 
     /** Agents connected now. */

@@ -108,10 +108,11 @@ final class AgentSession {
                 return;
             }
             registered = true;
-            var current = hub.dispatch.assignments(host);
+            var current = hub.dispatch.assignments(List.of(host)).get(host);
             synchronized (assignments) {
                 current.forEach(a -> assignments.put(a.taskId(), a));
             }
+            hub.present(this, true);
             int beat = hub.settings().heartbeatMs();
             out.write(new Welcome(hub.serverName(), beat));
             socket.setSoTimeout(Math.max(3000, Frames.MISSED_HEARTBEATS * beat));
@@ -156,6 +157,7 @@ final class AgentSession {
             close();
             if (registered) {
                 hub.unregister(this);
+                hub.present(this, false);
                 Log.info("rpc", "agent " + host + " disconnected (" + remote + ")");
             }
         }
@@ -226,6 +228,28 @@ final class AgentSession {
                 }
             }
         }
+        flushSoon();
+    }
+
+    /** Replaces this host's assignments with the store's list (a change made by another server). */
+    void replace(List<Assignment> list) {
+        synchronized (assignments) {
+            var now = new java.util.HashMap<Long, Assignment>();
+            list.forEach(a -> now.put(a.taskId(), a));
+            if (now.equals(assignments)) {
+                return;
+            }
+            for (var id : List.copyOf(assignments.keySet())) {
+                if (!now.containsKey(id)) {
+                    forget(id);
+                }
+            }
+            assignments.putAll(now);
+        }
+        flushSoon();
+    }
+
+    private void flushSoon() {
         if (flushQueued.compareAndSet(false, true)) {
             hub.submit(() -> {
                 flushQueued.set(false);

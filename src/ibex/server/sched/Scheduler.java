@@ -1,47 +1,63 @@
 package ibex.server.sched;
 
 import ibex.core.HostChange;
+import ibex.core.HostStatus;
 import ibex.core.Log;
+import ibex.core.TaskAction;
+import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
+import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * The scheduling loop: takes unowned tasks (compare-and-set, so several servers never schedule
- * one task twice), then applies the {@link Planner}'s plan to each task it owns. It runs every
- * tick and at once when woken (a task created, a result stored, an action taken), so a new task
- * starts within milliseconds. Each pass catches and logs its failures and carries on.
+ * The scheduling loop. Every tick it records this server alive, takes over the tasks of servers
+ * that stopped beating, takes unowned tasks (compare-and-set, so two servers never schedule one
+ * task), and applies the {@link Planner}'s plan to each task it owns. It also runs at once when
+ * woken (a task created, a result stored, an action taken), so a task starts within milliseconds.
+ * Each pass catches and logs its failures and carries on.
  */
 public final class Scheduler implements AutoCloseable {
+    /** A server whose health row is older than this is dead; its tasks are taken over. */
+    static final Duration DEAD_AFTER = Duration.ofSeconds(10);
     private static final int PAGE = 1000;
+    private static final Duration RETENTION_EVERY = Duration.ofHours(1);
+    private static final int RETENTION_BATCH = 50;
+
+    /** Timing of the loop and its give-up rules. */
+    public record Settings(Duration tick, Duration backstop, Duration noAgentGrace, int retentionDays) {
+    }
+
     private final DispatchStore store;
+    private final ClusterStore cluster;
     private final String name;
     private final InstantSource clock;
     private final Consumer<List<HostChange>> changes;
-    private final Duration tick;
-    private final Duration backstop;
+    private final Settings settings;
     private final Semaphore wake = new Semaphore(0);
+    /** Per owned task: runs started up to this clock were already checked for a present agent. */
+    private final Map<Long, Long> deliveryChecked = new HashMap<>();
     private volatile boolean running = true;
+    private long lastBeat;
+    private long lastRetention;
     private Thread thread;
 
-    /**
-     * @param backstop how long past a task's timeout a run may stay unreported before the server
-     *                 marks it timeout itself (the agent enforces timeouts; this covers a vanished agent)
-     */
-    public Scheduler(DispatchStore store, String name, InstantSource clock, Consumer<List<HostChange>> changes,
-                     Duration tick, Duration backstop) {
+    public Scheduler(DispatchStore store, ClusterStore cluster, String name, InstantSource clock,
+                     Consumer<List<HostChange>> changes, Settings settings) {
         this.store = store;
+        this.cluster = cluster;
         this.name = name;
         this.clock = clock;
         this.changes = changes;
-        this.tick = tick;
-        this.backstop = backstop;
+        this.settings = settings;
     }
 
     public String name() {
@@ -49,6 +65,7 @@ public final class Scheduler implements AutoCloseable {
     }
 
     public void start() {
+        cluster.beat(name, clock.millis());
         thread = Thread.ofPlatform().name("ibex-scheduler").daemon().start(this::loop);
     }
 
@@ -62,7 +79,7 @@ public final class Scheduler implements AutoCloseable {
     private void loop() {
         while (running) {
             try {
-                wake.tryAcquire(tick.toMillis(), TimeUnit.MILLISECONDS);
+                wake.tryAcquire(settings.tick().toMillis(), TimeUnit.MILLISECONDS);
                 wake.drainPermits();
                 if (running) {
                     pass();
@@ -75,36 +92,53 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** One pass: claim orphans, then schedule every owned task. */
-    void pass() {
+    /** One pass: beat, take over the dead, claim orphans, schedule every owned task. */
+    public void pass() {
+        long now = clock.millis();
+        if (now - lastBeat >= settings.tick().toMillis()) {
+            lastBeat = now;
+            cluster.beat(name, now);
+            for (var dead : cluster.deadSchedulers(now - DEAD_AFTER.toMillis())) {
+                if (!dead.equals(name)) {
+                    int taken = cluster.takeOver(dead, name);
+                    Log.warn("sched", "server " + dead + " stopped beating; took over " + taken + " task(s)");
+                }
+            }
+        }
         for (long id : store.orphans(PAGE)) {
             var state = store.state(id);
-            if (state.isPresent() && state.get().action() != ibex.core.TaskAction.PAUSE && store.claim(id, "", name)) {
+            if (state.isPresent() && state.get().action() != TaskAction.PAUSE && store.claim(id, "", name)) {
                 Log.debug("sched", "task " + id + " claimed by " + name);
             }
         }
-        for (long id : store.owned(name, 100_000)) {
+        var owned = store.owned(name, 100_000);
+        deliveryChecked.keySet().retainAll(new HashSet<>(owned));
+        for (long id : owned) {
             try {
-                schedule(id);
+                schedule(id, now);
             } catch (RuntimeException e) {
                 Log.error("sched", "task " + id + ": scheduling failed", e);
             }
         }
+        if (settings.retentionDays() > 0 && now - lastRetention >= RETENTION_EVERY.toMillis()) {
+            lastRetention = now;
+            retention(now);
+        }
     }
 
-    void schedule(long id) {
+    private void schedule(long id, long now) {
         var found = store.state(id);
         if (found.isEmpty()) {
             return;
         }
         var state = found.get();
-        long now = clock.millis();
-        timeouts(state, now);
+        giveUp(state, now);
         int room = Planner.room(state);
         var head = room > 0 ? store.waiting(id, room) : List.<String>of();
         var plan = Planner.plan(state, head);
         if (plan.finish()) {
             if (store.finishIfIdle(id)) {
+                deliveryChecked.remove(id);
                 Log.info("sched", "task " + id + " done");
             }
             return;
@@ -121,21 +155,67 @@ public final class Scheduler implements AutoCloseable {
             store.setAction(id, plan.setAction().get(), now);
         }
         plan.setAction().ifPresent(a -> Log.info("sched", "task " + id + " paused"
-                + (plan.dispatch().isEmpty() ? ": failures exceed tolerance " + state.tolerance() : " behind pause host")));
+                + (plan.dispatch().isEmpty() ? ": failures exceed tolerance " + state.tolerance() : " behind a pause host")));
     }
 
-    private void timeouts(DispatchStore.TaskState state, long now) {
-        long before = now - state.timeout() * 1000L - backstop.toMillis();
-        var dropped = new ArrayList<HostChange>();
-        for (var o : store.overdue(state.id(), before)) {
-            if (store.timeout(state.id(), o.host(), o.clock(),
-                    "ibex: no result from the agent " + (state.timeout() + backstop.toSeconds()) + " s after the start; marked timeout by the server")) {
-                dropped.add(HostChange.drop(o.host(), state.id()));
+    /**
+     * Ends runs nobody will report: a host whose agent is not connected when its run is
+     * {@code noAgentGrace} old fails at once (nobody waits for the task timeout), and a run
+     * silent past its timeout plus the backstop (its agent vanished mid-run) times out.
+     */
+    private void giveUp(DispatchStore.TaskState state, long now) {
+        var ended = new ArrayList<HostChange>();
+        long deadline = now - settings.noAgentGrace().toMillis();
+        long from = deliveryChecked.getOrDefault(state.id(), deadline - 60_000);
+        if (deadline > from && state.count(HostStatus.RUNNING) > 0) {
+            var runs = store.running(state.id(), from, deadline);
+            if (!runs.isEmpty()) {
+                var presence = cluster.presence(runs.stream().map(DispatchStore.Run::host).toList());
+                var live = new HashSet<>(cluster.liveSchedulers(now - DEAD_AFTER.toMillis()));
+                for (var run : runs) {
+                    var p = presence.get(run.host());
+                    boolean present = p != null && ((p.connected() && live.contains(p.server())) || p.seen() >= run.clock());
+                    if (!present && store.giveUp(state.id(), run.host(), run.clock(), HostStatus.FAILED, noAgent(run.host(), p), now)) {
+                        ended.add(HostChange.drop(run.host(), state.id()));
+                        Log.warn("sched", "task " + state.id() + " host " + run.host() + ": no agent connected, failed");
+                    }
+                }
+            }
+            deliveryChecked.put(state.id(), deadline);
+        }
+        long silentBefore = now - state.timeout() * 1000L - settings.backstop().toMillis();
+        for (var o : store.overdue(state.id(), silentBefore)) {
+            if (store.giveUp(state.id(), o.host(), o.clock(), HostStatus.TIMEOUT, "ibex: no result from the agent "
+                    + (state.timeout() + settings.backstop().toSeconds()) + " s after the start; marked timeout by the server", now)) {
+                ended.add(HostChange.drop(o.host(), state.id()));
                 Log.warn("sched", "task " + state.id() + " host " + o.host() + ": no result, marked timeout");
             }
         }
-        if (!dropped.isEmpty()) {
-            changes.accept(dropped);
+        if (!ended.isEmpty()) {
+            changes.accept(ended);
+        }
+    }
+
+    private String noAgent(String host, ClusterStore.Presence p) {
+        var waited = settings.noAgentGrace().toSeconds();
+        return p == null
+                ? "ibex: no agent has ever connected as host '" + host + "' (waited " + waited + " s); check the agent's [Heartbeat] Host"
+                : "ibex: no agent is connected as host '" + host + "' (waited " + waited + " s); it was last seen "
+                        + Instant.ofEpochMilli(p.seen()) + " on server " + p.server();
+    }
+
+    private void retention(long now) {
+        long before = now - settings.retentionDays() * 86_400_000L;
+        int total = 0;
+        int n;
+        do {
+            n = cluster.deleteFinished(before, RETENTION_BATCH);
+            total += n;
+        } while (n == RETENTION_BATCH && running);
+        int log = cluster.pruneLog(now - Duration.ofHours(1).toMillis());
+        if (total > 0 || log > 0) {
+            Log.info("sched", "retention: deleted " + total + " finished task(s) older than " + settings.retentionDays()
+                    + " days, " + log + " old change-log row(s)");
         }
     }
 
@@ -151,10 +231,4 @@ public final class Scheduler implements AutoCloseable {
             }
         }
     }
-
-    /** For tests and callers that need the result now: run one pass on the caller's thread. */
-    public void runOnce() {
-        pass();
-    }
-
 }
