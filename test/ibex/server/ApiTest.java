@@ -158,7 +158,7 @@ class ApiTest {
     @Test
     void create_withBadJsonOrWrongTypesOrMissingFields_is400JsonBodyInvalid() {
         List<String> bodies = List.of("", "{", "not json", "[]", "42", "null",
-                TestServer.task("ghost-j").set("batch", "2").toString(),
+                TestServer.task("ghost-j").set("batch", "two").toString(),
                 TestServer.task("ghost-j").set("batch", 1.5).toString(),
                 TestServer.task("ghost-j").set("timeout", true).toString(),
                 TestServer.task("ghost-j").set("title", 7).toString(),

@@ -115,7 +115,7 @@ class ActionStoreTest {
             assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h3", HostAction.IGNORE, 2000));
             assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h1", HostAction.IGNORE, 2000));
             assertEquals(List.of(HostStatus.IGNORED, HostStatus.IGNORED, HostStatus.IGNORED, HostStatus.WAITING), f.statuses());
-            assertEquals(List.of(), f.dispatch.assignments("h2"));
+            assertEquals(List.of(), Tasks.assignments(f.dispatch, "h2"));
         }
     }
 
@@ -147,7 +147,7 @@ class ActionStoreTest {
     void kill_ofATimedOutHost_killsItsRun(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            f.dispatch.timeout(f.id, "h2", 1000, "late");
+            f.dispatch.giveUp(f.id, "h2", 1000, HostStatus.TIMEOUT, "late", 1500);
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.kill("h2", f.id, 1000)))),
                     f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000));
             assertEquals(HostStatus.KILLING, f.host("h2").status());
@@ -181,7 +181,7 @@ class ActionStoreTest {
                     f.actions.hostAction(f.id, "h1", HostAction.REDO, 1500));
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.start("h3", f.id, 3000)))),
                     f.actions.hostAction(f.id, "h3", HostAction.REDO, 3000), "a waiting host may be redone too");
-            assertEquals(List.of(new ibex.core.Assignment(f.id, 2001, ibex.core.Assignment.Kind.START)), f.dispatch.assignments("h1"));
+            assertEquals(List.of(new ibex.core.Assignment(f.id, 2001, ibex.core.Assignment.Kind.START)), Tasks.assignments(f.dispatch, "h1"));
         }
     }
 

@@ -41,7 +41,7 @@ class DispatchStoreTest {
     @MethodSource(BOTH)
     void state_givesDefinitionActionAndCountsByStatus(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
-            var spec = ibex.core.TaskSpec.from(new ibex.core.TaskSpec.Request("t", "root", 2, 1, 60, "h2", "true", "",
+            var spec = ibex.core.TaskSpec.from(new ibex.core.TaskSpec.Request("t", "root", ibex.core.TaskSpec.Amount.count(2), ibex.core.TaskSpec.Amount.count(1), 60, "h2", "true", "",
                     "", "start", "alice", List.of("h1", "h2", "h3")));
             long id = new TaskStore(db).create(spec, Tasks.now());
             var dispatch = Tasks.dispatch(db);
@@ -69,9 +69,9 @@ class DispatchStoreTest {
             assertEquals(List.of(HostStatus.RUNNING, HostStatus.IGNORED, HostStatus.RUNNING, HostStatus.WAITING),
                     tasks.hosts(id, TaskStore.Output.NONE).stream().map(TaskHost::status).toList());
             assertEquals(List.of(), dispatch.dispatch(id, List.of("h1"), 800, Optional.empty()), "running is not waiting");
-            assertEquals(List.of(new Assignment(id, 700, Assignment.Kind.START)), dispatch.assignments("h1"));
-            assertEquals(List.of(), dispatch.assignments("h2"));
-            assertEquals(List.of(), dispatch.assignments("h4"));
+            assertEquals(List.of(new Assignment(id, 700, Assignment.Kind.START)), Tasks.assignments(dispatch, "h1"));
+            assertEquals(List.of(), Tasks.assignments(dispatch, "h2"));
+            assertEquals(List.of(), Tasks.assignments(dispatch, "h4"));
         }
     }
 
@@ -87,8 +87,8 @@ class DispatchStoreTest {
             dispatch.dispatch(b, List.of("h1", "h2"), 200, Optional.empty());
             Tasks.actions(db).hostAction(b, "h1", HostAction.KILL, 300);
             assertEquals(List.of(new Assignment(a, 100, Assignment.Kind.START), new Assignment(b, 200, Assignment.Kind.KILL)),
-                    dispatch.assignments("h1"));
-            assertEquals(List.of(new Assignment(b, 200, Assignment.Kind.START)), dispatch.assignments("h2"));
+                    Tasks.assignments(dispatch, "h1"));
+            assertEquals(List.of(new Assignment(b, 200, Assignment.Kind.START)), Tasks.assignments(dispatch, "h2"));
         }
     }
 
@@ -106,7 +106,7 @@ class DispatchStoreTest {
             assertEquals(List.of(new TaskHost(id, "h1", HostStatus.SUCCESS, "out\n", ""),
                     new TaskHost(id, "h2", HostStatus.FAILED, "", "boom\nibex: exit status 3\n")),
                     tasks.hosts(id, TaskStore.Output.BOTH));
-            assertEquals(List.of(), dispatch.assignments("h1"));
+            assertEquals(List.of(), Tasks.assignments(dispatch, "h1"));
             assertEquals(List.of(), dispatch.record(List.of()));
         }
     }
@@ -169,13 +169,13 @@ class DispatchStoreTest {
             long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             dispatch.dispatch(id, List.of("h2"), 5000, Optional.empty());
-            assertEquals(List.of(new DispatchStore.Overdue("h1", 1000)), dispatch.overdue(id, 2000));
-            assertTrue(dispatch.timeout(id, "h1", 1000, "ibex: no result"));
-            assertFalse(dispatch.timeout(id, "h1", 1000, "ibex: no result"), "already timed out");
-            assertFalse(dispatch.timeout(id, "h2", 1000, "x"), "another run's clock");
+            assertEquals(List.of(new DispatchStore.Run("h1", 1000)), dispatch.overdue(id, 2000));
+            assertTrue(dispatch.giveUp(id, "h1", 1000, HostStatus.TIMEOUT, "ibex: no result", 3000));
+            assertFalse(dispatch.giveUp(id, "h1", 1000, HostStatus.TIMEOUT, "ibex: no result", 3000), "already timed out");
+            assertFalse(dispatch.giveUp(id, "h2", 1000, HostStatus.TIMEOUT, "x", 3000), "another run's clock");
             assertEquals(new TaskHost(id, "h1", HostStatus.TIMEOUT, "", "ibex: no result"), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
             assertEquals(List.of(), dispatch.overdue(id, 2000));
-            assertEquals(List.of(), dispatch.assignments("h1"));
+            assertEquals(List.of(), Tasks.assignments(dispatch, "h1"));
 
             var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "finally", "");
             assertEquals(List.of(late), dispatch.record(List.of(late)));
@@ -216,6 +216,38 @@ class DispatchStoreTest {
             long id = tasks.create(Tasks.spec("h1"), Tasks.now());
             Tasks.dispatch(db).setAction(id, TaskAction.PAUSE, 10);
             assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id));
+        }
+    }
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void assignments_ofSeveralHosts_giveEveryHostAList(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var dispatch = Tasks.dispatch(db);
+            long id = new TaskStore(db).create(Tasks.spec("h1", "h2"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 100, Optional.empty());
+            assertEquals(Map.of("h1", List.of(new Assignment(id, 100, Assignment.Kind.START)), "h2", List.of(), "h9", List.of()),
+                    dispatch.assignments(List.of("h1", "h2", "h9")));
+            assertEquals(Map.of(), dispatch.assignments(List.of()));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void running_listsRunsStartedInTheWindow_andGiveUpAsFailedEndsOne(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = Tasks.dispatch(db);
+            long id = tasks.create(Tasks.spec("h1", "h2", "h3"), Tasks.now());
+            dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
+            dispatch.dispatch(id, List.of("h2"), 2000, Optional.empty());
+            dispatch.dispatch(id, List.of("h3"), 3000, Optional.empty());
+            assertEquals(List.of(new DispatchStore.Run("h2", 2000), new DispatchStore.Run("h3", 3000)),
+                    dispatch.running(id, 1000, 3000).stream().sorted(java.util.Comparator.comparing(DispatchStore.Run::host)).toList());
+            assertTrue(dispatch.giveUp(id, "h2", 2000, HostStatus.FAILED, "ibex: no agent", 5000));
+            assertEquals(new TaskHost(id, "h2", HostStatus.FAILED, "", "ibex: no agent"), tasks.host(id, "h2", TaskStore.Output.BOTH).orElseThrow());
+            assertEquals(List.of(new DispatchStore.Run("h3", 3000)), dispatch.running(id, 1000, 3000));
+            var late = new DispatchStore.Result(id, "h2", 2000, HostStatus.SUCCESS, "late", "");
+            assertEquals(List.of(), dispatch.record(List.of(late)), "only a timeout takes a late result");
         }
     }
 }

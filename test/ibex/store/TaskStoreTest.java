@@ -25,7 +25,7 @@ class TaskStoreTest {
     void create_thenMetaHostsAndAction_readBackEveryField(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            var spec = TaskSpec.from(new TaskSpec.Request("restart nginx", " deploy ", 2, 1, 0, "web-2 ，web-3",
+            var spec = TaskSpec.from(new TaskSpec.Request("restart nginx", " deploy ", TaskSpec.Amount.count(2), TaskSpec.Amount.count(1), 0, "web-2 ，web-3",
                     "#!/bin/sh\necho \"$@\"\n", "a,,b", "{\"k\":\"v\"}", "pause", "alice",
                     List.of(" web-3", "web-1", "#skip", "", "web-2", "web-1")));
             Instant now = Tasks.now();

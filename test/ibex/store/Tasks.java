@@ -11,7 +11,7 @@ final class Tasks {
     }
 
     static TaskSpec titled(String title, String creator, String action, String... hosts) {
-        return TaskSpec.from(new TaskSpec.Request(title, "root", 0, 0, 0, "", "echo hi", "", "", action, creator,
+        return TaskSpec.from(new TaskSpec.Request(title, "root", null, null, 0, "", "echo hi", "", "", action, creator,
                 List.of(hosts)));
     }
 
@@ -21,11 +21,16 @@ final class Tasks {
 
     /** The stores as a server named "test:1" makes them; one place to follow their constructors. */
     static DispatchStore dispatch(Database db) {
-        return new DispatchStore(db);
+        return new DispatchStore(db, "test:1");
     }
 
     static ActionStore actions(Database db) {
-        return new ActionStore(db);
+        return new ActionStore(db, "test:1");
+    }
+
+    /** The current runs of one host. */
+    static List<ibex.core.Assignment> assignments(DispatchStore dispatch, String host) {
+        return dispatch.assignments(List.of(host)).get(host);
     }
 
     /** Now, at the store's precision (epoch milliseconds). */
