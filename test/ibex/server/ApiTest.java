@@ -411,6 +411,50 @@ class ApiTest {
         assertEquals(hosts(id, "web-1", "success", "web-2", "success"), done.get("hosts"));
     }
 
+    @Test
+    void hostKill_stopsTheWholeProcessTree_ofTheScript() throws IOException {
+        var pidFile = java.nio.file.Files.createTempFile(s.dir, "child-", ".pid");
+        long id = s.create(TestServer.task("web-1").set("action", "start")
+                .set("script", "#!/bin/sh\nsleep 300 &\necho $! > \"$1\"\nwait\n").set("args", pidFile.toString()));
+        s.awaitHost(id, "web-1", "running");
+        long child = awaitPid(pidFile);
+        assertTrue(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false), "the background sleep runs");
+        assertEquals("{\"err\":\"\"}", s.put("/ibex/v1/task/" + id + "/host/web-1/action", "{\"action\":\"kill\"}").body());
+        var done = s.awaitDone(id);
+        assertEquals("killed", TestServer.statusOf(done, "web-1"));
+        assertTrue(ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true), "the script's background child " + child + " died too");
+    }
+
+    @Test
+    void scriptPastItsTimeout_isKilled_andMarkedTimeout() {
+        long id = s.create(TestServer.task("web-2").set("action", "start").set("timeout", 1)
+                .set("script", "#!/bin/sh\necho before\nexec sleep 60\n"));
+        var done = s.awaitDone(id);
+        assertEquals("timeout", TestServer.statusOf(done, "web-2"));
+        String t = "/ibex/v1/task/" + id + "/host/web-2/";
+        assertEquals("before\n", s.get(t + "stdout").dat().asString());
+        assertTrue(s.get(t + "stderr").dat().asString().contains("ibex: timed out after 1 s"), () -> s.get(t + "stderr").body());
+    }
+
+    @Test
+    void create_withAnActionOtherThanStartOrPause_isRejectedWithHttp200() {
+        for (var a : List.of("cancel", "kill", "go")) {
+            assertRejected(TestServer.task("ghost-x").set("action", a), "arg(action) should be start or pause, got '" + a + "'");
+        }
+    }
+
+    private static long awaitPid(java.nio.file.Path file) throws IOException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            var text = java.nio.file.Files.readString(file).strip();
+            if (!text.isEmpty()) {
+                return Long.parseLong(text);
+            }
+            TestServer.sleep(50);
+        }
+        throw new AssertionError("the script never wrote its child's pid to " + file);
+    }
+
     // ---- output routes ---------------------------------------------------------------------------
 
     @Test
