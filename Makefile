@@ -32,7 +32,8 @@ JUNIT_JAR  := $(JARS)/junit-platform-console-standalone-$(JUNIT_VER).jar
 RUNTIME_JARS := $(JSON_JAR) $(MYSQL_JAR) $(H2_JAR)
 PATCHED    := $(MODS)/minimal.json.jar $(MODS)/mysql.connector.j.jar $(MODS)/com.h2database.jar
 
-SRC        := $(shell find src -name '*.java')
+# src/bench is the benchmark's own small tree (build/bench, class path), never part of module ibex.
+SRC        := $(shell find src -name '*.java' -not -path 'src/bench/*')
 TEST_SRC   := $(shell find test -name '*.java' 2>/dev/null)
 RESOURCES  := sql/ibex.sql
 
