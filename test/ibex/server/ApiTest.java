@@ -497,6 +497,18 @@ class ApiTest {
     }
 
     @Test
+    void nearly1MiBOfMultiByteOutput_travelsFromScriptToApiIntact() {
+        String text = "é€😀\n".repeat(100_000);   // 1,000,000 bytes: 2-, 3- and 4-byte sequences
+        long id = s.create(TestServer.task("web-1").set("action", "start").set("script", "#!/bin/sh\ncat\ncat >&2 </dev/null\n")
+                .set("stdin", text));
+        var done = s.awaitDone(id);
+        assertEquals("success", TestServer.statusOf(done, "web-1"));
+        String got = s.get("/ibex/v1/task/" + id + "/host/web-1/stdout").dat().asString();
+        assertEquals(text.length(), got.length());
+        assertEquals(text, got);
+    }
+
+    @Test
     void failingScript_isFailed_withTheExitStatusInStderr() {
         long id = s.create(TestServer.task("web-2").set("action", "start")
                 .set("script", "#!/bin/sh\necho partial\necho oops >&2\nexit 3\n"));
