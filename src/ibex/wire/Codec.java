@@ -20,7 +20,7 @@ public final class Codec {
     static final int ERROR_REPLY = 0x7F;
 
     // Smallest encoding of one list item, for the count check before allocating.
-    private static final int MIN_REPORT = 8 + 8 + 4 + 4 + 4 + 4;
+    private static final int MIN_REPORT = 8 + 8 + 4 + 4 + 8 + 4 + 8 + 4;
     private static final int MIN_ACK = 8 + 8;
     private static final int MIN_ASSIGNMENT = 8 + 8 + 1;
 
@@ -47,7 +47,7 @@ public final class Codec {
                 w.i64(hb.seq()).count(hb.reports().size());
                 for (var r : hb.reports()) {
                     w.i64(r.taskId()).i64(r.clock()).string(r.status().wire()).i32(r.exitCode())
-                            .string(r.stdout()).string(r.stderr());
+                            .i64(r.stdoutOffset()).string(r.stdout()).i64(r.stderrOffset()).string(r.stderr());
                 }
                 yield w.frame(HEARTBEAT);
             }
@@ -105,8 +105,16 @@ public final class Codec {
             if (!Heartbeat.Report.reportable(status)) {
                 throw r.invalid("task " + taskId + ": status '" + name + "' cannot be reported");
             }
-            reports.add(new Heartbeat.Report(taskId, clock, status, r.i32("exitCode"), r.string("stdout"),
-                    r.string("stderr")));
+            int exitCode = r.i32("exitCode");
+            long stdoutOffset = r.i64("stdoutOffset");
+            String stdout = r.string("stdout");
+            long stderrOffset = r.i64("stderrOffset");
+            String stderr = r.string("stderr");
+            String bad = Heartbeat.Report.offsetProblem(status, stdoutOffset, stderrOffset);
+            if (bad != null) {
+                throw r.invalid("task " + taskId + ": " + bad);
+            }
+            reports.add(new Heartbeat.Report(taskId, clock, status, exitCode, stdoutOffset, stdout, stderrOffset, stderr));
         }
         return new Heartbeat(seq, reports);
     }

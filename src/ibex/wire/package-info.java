@@ -26,11 +26,18 @@
  * <li>An agent that holds an assignment for a task whose inputs it does not have (restarted, missed
  *     a push) sends {@link ibex.wire.ScriptRequest}; the server answers with the TaskScript, or with
  *     nothing if the task no longer exists (the next Assignments will not name it).</li>
- * <li>Results: the agent reports every run it has a status for in every heartbeat until the server
+ * <li>Results: the agent reports every run it has a result for in every heartbeat until the server
  *     acks it ({@link ibex.wire.Assignments.Ack}, same task and clock). An ack means the result is
- *     stored; the agent may forget it. Reports with status {@code running} are never acked. Acking a
- *     report twice, or a report the server ignores (stale clock), is harmless; the server acks it too
- *     so the agent stops sending it.</li>
+ *     stored; the agent may forget it. Acking a report twice, or a report the server ignores (stale
+ *     clock), is harmless; the server acks it too so the agent stops sending it.</li>
+ * <li>Live output: while a run is running, the agent sends reports with status {@code running}
+ *     carrying the next pieces of its stdout and stderr. Each piece starts at an offset into the
+ *     stream's text counted in UTF-8 bytes; the text of every stream starts at 0 on each connection.
+ *     The receiver applies {@link ibex.wire.LiveText}: a repeat changes nothing, an overlap adds its
+ *     new part, a gap is marked with a line; the first piece of a run on a connection replaces what
+ *     an earlier connection left. The agent sends at most 64 KiB per stream and run in one
+ *     heartbeat, stops at its output cap (keeping the head, then one line saying so) and never
+ *     splits a UTF-8 character. Running reports are never acked; the result replaces live output.</li>
  * <li>{@code tasks} in Assignments is the host's complete current list: the agent starts each START
  *     whose (task, clock) it has not run yet, kills each KILL that is running, and needs no history of
  *     earlier pushes.</li>
@@ -75,9 +82,13 @@
  *                           bytes proof, bytes publicKey, bytes signature   (all three empty in v1)
  * 0x03 Welcome        S&rarr;A  string server, i32 heartbeatMs
  * 0x10 Heartbeat      A&rarr;S  i64 seq, list&lt;Report&gt; reports
- *      Report               i64 taskId, i64 clock, string status, i32 exitCode, string stdout, string stderr
+ *      Report               i64 taskId, i64 clock, string status, i32 exitCode,
+ *                           i64 stdoutOffset, string stdout, i64 stderrOffset, string stderr
  *                           status: HostStatus.wire() name, one of running, success, failed, killed,
  *                           killfailed, timeout; any other name is an error. exitCode -1 = none.
+ *                           Offsets: where the string starts in the run's live text (running), in
+ *                           UTF-8 bytes; never negative; a result's are 0 (it carries the whole
+ *                           reported output). Anything else is an error.
  * 0x11 Assignments    S&rarr;A  i64 ackSeq, list&lt;Ack&gt; acks, list&lt;Assignment&gt; tasks
  *      Ack                  i64 taskId, i64 clock
  *      Assignment           i64 taskId, i64 clock, u8 kind (1 = START, 2 = KILL; others are an error)
@@ -95,9 +106,10 @@
  *
  * <h2>Limits</h2>
  * Frame length at most the receiver's limit (16 MiB by default). The codec does not know the peer's
- * limit; senders keep their frames small: the agent caps the captured stdout and stderr of a run so
- * that a Heartbeat with all unacked reports stays well under 16 MiB (an oversize heartbeat would be
- * refused with TOO_LARGE on every reconnect).
+ * limit; senders keep their frames small: the agent caps the captured stdout and stderr of a run
+ * (at most 2 MiB each, default 1 MiB) and fills one Heartbeat with results up to about 6 MiB and live
+ * output up to 4 MiB, leaving the rest for the next one, so a Heartbeat stays under 16 MiB (an
+ * oversize heartbeat would be refused with TOO_LARGE on every reconnect).
  *
  * <h2>API</h2>
  * {@link ibex.wire.Codec} (encode a message to a frame, decode a body), {@link ibex.wire.FrameReader}

@@ -79,8 +79,44 @@ class CodecTest {
     @Test
     void encode_heartbeat_sendsStatusAsItsWireName() {
         var m = new Heartbeat(1, List.of(new Heartbeat.Report(2, 3, HostStatus.KILLFAILED, 9, "o", "e")));
-        assertArrayEquals(hex("00000039 10 0000000000000001 00000001 0000000000000002 0000000000000003"
-                + "0000000A 6B696C6C6661696C6564 00000009 00000001 6F 00000001 65"), Codec.encode(m));
+        assertArrayEquals(hex("00000049 10 0000000000000001 00000001 0000000000000002 0000000000000003"
+                + "0000000A 6B696C6C6661696C6564 00000009 0000000000000000 00000001 6F 0000000000000000 00000001 65"),
+                Codec.encode(m));
+    }
+
+    @Test
+    void encode_runningReport_sendsEachOffsetBeforeItsText() {
+        var m = new Heartbeat(1, List.of(Heartbeat.Report.running(2, 3, 5, "o", 7, "")));
+        assertArrayEquals(hex("00000045 10 0000000000000001 00000001 0000000000000002 0000000000000003"
+                + "00000007 72756E6E696E67 FFFFFFFF 0000000000000005 00000001 6F 0000000000000007 00000000"),
+                Codec.encode(m));
+    }
+
+    @Test
+    void decode_resultWithAnOffset_fails() {
+        // A success report whose stderr offset is 1: a result always carries the whole output.
+        var body = hex("0000000000000001 00000001 0000000000000002 0000000000000003 00000007 73756363657373 00000000"
+                + "0000000000000000 00000000 0000000000000001 00000000");
+        var e = assertThrows(WireException.class, () -> Codec.decode(0x10, body));
+        assertEquals("task 2: a result ('success') carries the whole output at offset 0, got offsets 0 and 1"
+                + " in frame type 0x10 (Heartbeat)", e.getMessage());
+    }
+
+    @Test
+    void decode_negativeOffset_fails() {
+        var body = hex("0000000000000001 00000001 0000000000000002 0000000000000003 00000007 72756E6E696E67 FFFFFFFF"
+                + "FFFFFFFFFFFFFFFF 00000000 0000000000000000 00000000");
+        var e = assertThrows(WireException.class, () -> Codec.decode(0x10, body));
+        assertEquals("task 2: live output offsets must not be negative, got -1 and 0 in frame type 0x10 (Heartbeat)",
+                e.getMessage());
+    }
+
+    @Test
+    void report_offsetsThatDoNotFitTheStatus_cannotBeConstructed() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> new Heartbeat.Report(4, 1, HostStatus.FAILED, 1, 3, "x", 0, ""));
+        assertEquals("task 4: a result ('failed') carries the whole output at offset 0, got offsets 3 and 0", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Heartbeat.Report.running(4, 1, 0, "", -2, ""));
     }
 
     @Test
@@ -136,7 +172,7 @@ class CodecTest {
         long before = Allocation.threadBytes();
         var e = assertThrows(WireException.class, () -> Codec.decode(0x10, hex("0000000000000001 7FFFFFFF 00")));
         assertTrue(Allocation.threadBytes() - before < 1 << 20, "allocated less than 1 MiB");
-        assertEquals("list count 2147483647 of field 'reports' needs at least 68719476704 bytes but 1 are left"
+        assertEquals("list count 2147483647 of field 'reports' needs at least 103079215056 bytes but 1 are left"
                 + " in frame type 0x10 (Heartbeat)", e.getMessage());
         assertThrows(WireException.class, () -> Codec.decode(0x11, hex("0000000000000000 00000000 FFFFFFFF")));
         assertThrows(WireException.class, () -> Codec.decode(0x11, hex("0000000000000000 FFFFFFFF")));
@@ -163,21 +199,21 @@ class CodecTest {
 
     @Test
     void decode_unknownStatus_fails() {
-        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("done").i32(0).string("").string(""));
+        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("done").i32(0).i64(0).string("").i64(0).string(""));
         var e = assertThrows(WireException.class, () -> Codec.decode(0x10, body));
         assertEquals("task 7: unknown status 'done' in frame type 0x10 (Heartbeat)", e.getMessage());
     }
 
     @Test
     void decode_statusAnAgentCannotReport_fails() {
-        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("waiting").i32(0).string("").string(""));
+        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("waiting").i32(0).i64(0).string("").i64(0).string(""));
         var e = assertThrows(WireException.class, () -> Codec.decode(0x10, body));
         assertEquals("task 7: status 'waiting' cannot be reported in frame type 0x10 (Heartbeat)", e.getMessage());
     }
 
     @Test
     void decode_statusInUpperCase_isUnknown() {
-        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("SUCCESS").i32(0).string("").string(""));
+        var body = body(new BodyWriter().i64(1).count(1).i64(7).i64(2).string("SUCCESS").i32(0).i64(0).string("").i64(0).string(""));
         assertThrows(WireException.class, () -> Codec.decode(0x10, body));
     }
 

@@ -25,7 +25,7 @@ final class Samples {
                 new Welcome("ibex-server-1", 1000),
                 new Heartbeat(42, List.of(
                         new Heartbeat.Report(7, 1_700_000_000_000L, HostStatus.SUCCESS, 0, "ok\n", ""),
-                        new Heartbeat.Report(8, 3, HostStatus.RUNNING, -1, UNICODE, "warn"))),
+                        Heartbeat.Report.running(8, 3, 65536, UNICODE, 12, "warn"))),
                 new Assignments(42, List.of(new Assignments.Ack(7, 1_700_000_000_000L)), List.of(
                         new Assignment(9, 11, Assignment.Kind.START), new Assignment(8, 3, Assignment.Kind.KILL))),
                 new TaskScript(9, "#!/bin/sh\necho \"$1\"\n", "a,,b", "input", "root", 30),
@@ -42,8 +42,10 @@ final class Samples {
             case 3 -> {
                 var reports = new ArrayList<Heartbeat.Report>();
                 for (int i = r.nextInt(4); i > 0; i--) {
-                    reports.add(new Heartbeat.Report(r.nextLong(), r.nextLong(), reportable(r), r.nextInt(),
-                            string(r), string(r)));
+                    var status = reportable(r);
+                    boolean live = status == HostStatus.RUNNING;
+                    reports.add(new Heartbeat.Report(r.nextLong(), r.nextLong(), status, r.nextInt(),
+                            live ? r.nextLong(Long.MAX_VALUE) : 0, string(r), live ? r.nextLong(Long.MAX_VALUE) : 0, string(r)));
                 }
                 yield new Heartbeat(r.nextLong(), reports);
             }

@@ -1,6 +1,7 @@
 package ibex.server.rpc;
 
 import ibex.core.Assignment;
+import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.Log;
 import ibex.store.ClusterStore;
@@ -40,6 +41,7 @@ public final class AgentHub implements AutoCloseable {
     final Scripts scripts;
     final Runnable resultsStored;
     final InstantSource clock;
+    final Counters counters;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     private ServerSocket listener;
@@ -49,7 +51,7 @@ public final class AgentHub implements AutoCloseable {
      *                      hosts of a batch or finish the task without waiting for its tick
      */
     public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ClusterStore cluster, TaskStore tasks,
-                    Runnable resultsStored, InstantSource clock) {
+                    Runnable resultsStored, InstantSource clock, Counters counters) {
         this.serverName = serverName;
         this.settings = settings;
         this.dispatch = dispatch;
@@ -57,6 +59,7 @@ public final class AgentHub implements AutoCloseable {
         this.scripts = new Scripts(tasks);
         this.resultsStored = resultsStored;
         this.clock = clock;
+        this.counters = counters;
     }
 
     /** Binds the agent port (port 0 = any free port). */
@@ -131,6 +134,9 @@ public final class AgentHub implements AutoCloseable {
         Map<String, List<HostChange>> byHost = new LinkedHashMap<>();
         for (var c : changes) {
             byHost.computeIfAbsent(c.host(), h -> new ArrayList<>()).add(c);
+            if (c.assignment().isPresent() && c.assignment().get().kind() == Assignment.Kind.KILL) {
+                counters.inc(Counters.Counter.KILLS);
+            }
         }
         byHost.forEach((host, list) -> {
             var s = sessions.get(host);
@@ -170,6 +176,31 @@ public final class AgentHub implements AutoCloseable {
         } catch (StoreException e) {
             Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
         }
+    }
+
+    /** Counts the results of one heartbeat: reported, stored, stored output bytes, timeouts. */
+    void countResults(int reported, List<DispatchStore.Result> stored) {
+        counters.add(Counters.Counter.REPORTS, reported);
+        counters.add(Counters.Counter.RESULTS_STORED, stored.size());
+        long bytes = 0;
+        for (var r : stored) {
+            bytes += utf8Length(r.stdout()) + utf8Length(r.stderr());
+            if (r.status() == ibex.core.HostStatus.TIMEOUT) {
+                counters.inc(Counters.Counter.TIMEOUTS);
+            }
+        }
+        counters.add(Counters.Counter.OUTPUT_BYTES, bytes);
+    }
+
+    private static long utf8Length(String s) {
+        long n = s.length();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80) {
+                n += c < 0x800 || Character.isSurrogate(c) ? 1 : 2;
+            }
+        }
+        return n;
     }
 
     /** Agents connected now. */

@@ -1,6 +1,7 @@
 package ibex.server.rpc;
 
 import ibex.core.Assignment;
+import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.InvalidTask;
 import ibex.core.Log;
@@ -51,10 +52,13 @@ final class AgentSession {
     private FrameWriter out;
     private String host = "";
     private String agentId = "";
+    /** When this connection was accepted: runs started before it are not counted as dispatched by it. */
+    private final long since;
 
     AgentSession(AgentHub hub, Socket socket) {
         this.hub = hub;
         this.socket = socket;
+        this.since = hub.clock.millis();
         this.remote = socket.getRemoteSocketAddress().toString().replaceFirst("^/", "");
     }
 
@@ -118,6 +122,7 @@ final class AgentSession {
             socket.setSoTimeout(Math.max(3000, Frames.MISSED_HEARTBEATS * beat));
             Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
                     + current.size() + " assignment(s))");
+            hub.counters.inc(Counters.Counter.AGENT_CONNECTS);
             flush();
             while (!closed()) {
                 Message m = in.read();
@@ -134,6 +139,7 @@ final class AgentSession {
                         return;
                     }
                     default -> {
+                        hub.counters.inc(Counters.Counter.FRAME_ERRORS);
                         refuse(ErrorReply.PROTOCOL, "unexpected " + m.getClass().getSimpleName() + " from an agent");
                         return;
                     }
@@ -144,6 +150,7 @@ final class AgentSession {
         } catch (SocketTimeoutException e) {
             Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
         } catch (WireException e) {
+            hub.counters.inc(Counters.Counter.FRAME_ERRORS);
             Log.warn("rpc", "agent " + label() + ": " + e.getMessage());
             refuse(e.getMessage().contains("exceeds the limit") ? ErrorReply.TOO_LARGE : ErrorReply.PROTOCOL, e.getMessage());
         } catch (IOException e) {
@@ -168,6 +175,8 @@ final class AgentSession {
     }
 
     private void heartbeat(Heartbeat hb) throws IOException {
+        long began = System.nanoTime();
+        hub.counters.inc(Counters.Counter.HEARTBEATS);
         var results = new ArrayList<Result>();
         for (var r : hb.reports()) {
             if (r.status().isResult()) {
@@ -178,6 +187,7 @@ final class AgentSession {
         if (!results.isEmpty()) {
             try {
                 var stored = hub.dispatch.record(results);
+                hub.countResults(results.size(), stored);
                 for (var r : results) {
                     acks.add(new Assignments.Ack(r.taskId(), r.clock()));
                 }
@@ -201,6 +211,7 @@ final class AgentSession {
             }
         }
         out.write(new Assignments(hb.seq(), acks, current()));
+        hub.counters.observeMicros(Counters.Timer.HEARTBEAT, (System.nanoTime() - began) / 1000);
     }
 
     /** Drops a finished run; called with the assignments lock held. */
@@ -268,15 +279,24 @@ final class AgentSession {
             return;
         }
         var list = current();
+        var fresh = new ArrayList<Long>();
         for (var a : list) {
             if (a.kind() == Assignment.Kind.START && !scriptSent(a.taskId())) {
                 var s = hub.scripts.get(a.taskId());
                 if (s.isPresent()) {
                     sendScript(s.get());
+                    fresh.add(a.clock());
                 }
             }
         }
         out.write(new Assignments(0, List.of(), list));
+        hub.counters.inc(Counters.Counter.PUSHES);
+        long now = hub.clock.millis();
+        for (long clock : fresh) {
+            if (clock >= since) {
+                hub.counters.observeMicros(Counters.Timer.DISPATCH, (now - clock) * 1000);
+            }
+        }
     }
 
     private boolean scriptSent(long taskId) {

@@ -1,5 +1,6 @@
 package ibex.server.sched;
 
+import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.HostStatus;
 import ibex.core.Log;
@@ -42,6 +43,7 @@ public final class Scheduler implements AutoCloseable {
     private final InstantSource clock;
     private final Consumer<List<HostChange>> changes;
     private final Settings settings;
+    private final Counters counters;
     private final Semaphore wake = new Semaphore(0);
     /** Per owned task: runs started up to this clock were already checked for a present agent. */
     private final Map<Long, Long> deliveryChecked = new HashMap<>();
@@ -51,13 +53,14 @@ public final class Scheduler implements AutoCloseable {
     private Thread thread;
 
     public Scheduler(DispatchStore store, ClusterStore cluster, String name, InstantSource clock,
-                     Consumer<List<HostChange>> changes, Settings settings) {
+                     Consumer<List<HostChange>> changes, Settings settings, Counters counters) {
         this.store = store;
         this.cluster = cluster;
         this.name = name;
         this.clock = clock;
         this.changes = changes;
         this.settings = settings;
+        this.counters = counters;
     }
 
     public String name() {
@@ -188,6 +191,7 @@ public final class Scheduler implements AutoCloseable {
             if (store.giveUp(state.id(), o.host(), o.clock(), HostStatus.TIMEOUT, "ibex: no result from the agent "
                     + (state.timeout() + settings.backstop().toSeconds()) + " s after the start; marked timeout by the server", now)) {
                 ended.add(HostChange.drop(o.host(), state.id()));
+                counters.inc(Counters.Counter.TIMEOUTS);
                 Log.warn("sched", "task " + state.id() + " host " + o.host() + ": no result, marked timeout");
             }
         }
