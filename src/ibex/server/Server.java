@@ -1,6 +1,7 @@
 package ibex.server;
 
 import ibex.config.ServerConfig;
+import ibex.core.Counters;
 import ibex.core.Log;
 import ibex.server.api.ApiServer;
 import ibex.server.rpc.AgentHub;
@@ -10,6 +11,7 @@ import ibex.store.ClusterStore;
 import ibex.store.Database;
 import ibex.store.DbSettings;
 import ibex.store.DispatchStore;
+import ibex.store.StatusStore;
 import ibex.store.TaskStore;
 import ibex.wire.Frames;
 import java.io.IOException;
@@ -51,24 +53,41 @@ public final class Server implements AutoCloseable {
         var tasks = new TaskStore(db);
         var dispatch = new DispatchStore(db, name);
         var cluster = new ClusterStore(db);
+        var counters = new Counters();
         Scheduler[] sched = new Scheduler[1];
         hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX),
-                dispatch, cluster, tasks, () -> sched[0].wake(), clock);
+                dispatch, cluster, tasks, () -> sched[0].wake(), clock, counters);
         rpcAddress = hub.start(listener);
+        gauges(counters, db, hub);
         var s = config.scheduler();
         scheduler = new Scheduler(dispatch, cluster, name, clock, hub::apply, new Scheduler.Settings(Duration.ofSeconds(1),
-                Duration.ofSeconds(s.backstopSeconds()), Duration.ofSeconds(s.noAgentGraceSeconds()), s.retentionDays()));
+                Duration.ofSeconds(s.backstopSeconds()), Duration.ofSeconds(s.noAgentGraceSeconds()), s.retentionDays()), counters);
         sched[0] = scheduler;
         scheduler.start();
         var http = config.http();
         api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), 4 * 1024 * 1024, version),
-                new ApiServer.Deps(tasks, new ActionStore(db, name), hub::apply, scheduler::wake, clock));
+                new ApiServer.Deps(tasks, new ActionStore(db, name), hub::apply, scheduler::wake, clock, counters));
         httpAddress = api.start();
         if (config.basicAuth().isEmpty()) {
             Log.warn("server", "[BasicAuth] has no account: /ibex/v1 is open to anyone who reaches " + address(httpAddress));
         }
         Log.info("server", "ibex " + version + " server ready: http " + address(httpAddress) + ", agents "
                 + address(rpcAddress) + ", store " + db.display() + ", scheduler " + name);
+    }
+
+    /** The values /metrics reads at each scrape, next to the counters the parts keep. */
+    private static void gauges(Counters c, Database db, AgentHub hub) {
+        c.gauge("ibex_agents_connected", "Agents connected to this server now.", hub::connected);
+        var status = new StatusStore(db);
+        c.gauge("ibex_tasks_unfinished", "Unfinished tasks by action (all servers of the database).", "action", status::tasksByAction);
+        c.gauge("ibex_task_hosts", "Hosts of unfinished tasks by status (all servers of the database).", "status", status::hostsByStatus);
+        c.counter("ibex_db_errors_total", "Database work that failed after its retries, or got no connection.", db::errors);
+        c.gauge("ibex_db_pool_max", "Connections the pool may open (MaxOpenConns).", () -> db.poolStats().max());
+        c.gauge("ibex_db_pool_open", "Connections open in the pool.", () -> db.poolStats().open());
+        c.gauge("ibex_db_pool_in_use", "Connections borrowed now.", () -> db.poolStats().inUse());
+        c.gauge("ibex_db_pool_waiting", "Threads waiting for a connection now.", () -> db.poolStats().waiting());
+        c.gauge("ibex_jvm_heap_used_bytes", "Java heap in use (live and not yet collected).",
+                () -> Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
     }
 
     public InetSocketAddress httpAddress() {

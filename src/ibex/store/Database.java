@@ -18,6 +18,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One ibex database, MySQL/MariaDB or an embedded H2 file, behind one pool and one JDBC code path.
@@ -50,6 +51,8 @@ public final class Database implements AutoCloseable {
     private final ConnectionPool pool;
     private final ConnectionPool.Opener opener;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Work that failed with a database error (after retries) or got no connection; for /metrics. */
+    private final LongAdder errors = new LongAdder();
     private final List<Runnable> afterClose = new CopyOnWriteArrayList<>();
 
     private Database(String display, boolean embedded, ConnectionPool pool, ConnectionPool.Opener opener) {
@@ -244,7 +247,7 @@ public final class Database implements AutoCloseable {
 
     /** Runs work in autocommit mode: each statement commits on its own. */
     public <T> T read(SqlWork<T> work) {
-        try (ConnectionPool.Lease lease = pool.acquire()) {
+        try (ConnectionPool.Lease lease = acquire()) {
             try {
                 return work.apply(lease.connection());
             } catch (SQLException e) {
@@ -262,7 +265,7 @@ public final class Database implements AutoCloseable {
      */
     public <T> T inTransaction(SqlWork<T> work) {
         for (int attempt = 1; ; attempt++) {
-            try (ConnectionPool.Lease lease = pool.acquire()) {
+            try (ConnectionPool.Lease lease = acquire()) {
                 Connection c = lease.connection();
                 try {
                     c.setAutoCommit(false);
@@ -285,6 +288,15 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    private ConnectionPool.Lease acquire() {
+        try {
+            return pool.acquire();
+        } catch (StoreException e) {
+            errors.increment();
+            throw e;
+        }
+    }
+
     private static void rollback(Connection c, Throwable cause) {
         try {
             c.rollback();
@@ -304,6 +316,7 @@ public final class Database implements AutoCloseable {
     }
 
     private StoreException failure(SQLException e, int attempts) {
+        errors.increment();
         return new StoreException(display + ": " + ConnectionPool.oneLine(e.getMessage())
                 + (attempts > 1 ? " (gave up after " + attempts + " attempts)" : ""), e);
     }
@@ -333,6 +346,11 @@ public final class Database implements AutoCloseable {
     /** How messages name this database, e.g. "mysql 127.0.0.1:3306/ibex". */
     public String display() {
         return display;
+    }
+
+    /** Database errors so far: failed work (after retries) and connections not obtained. */
+    public long errors() {
+        return errors.sum();
     }
 
     public PoolStats poolStats() {

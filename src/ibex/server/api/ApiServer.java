@@ -2,6 +2,7 @@ package ibex.server.api;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.Log;
 import ibex.store.ActionStore;
@@ -29,7 +30,7 @@ import java.util.function.Consumer;
 public final class ApiServer implements AutoCloseable {
     /** What the API needs from the rest of the server. */
     public record Deps(TaskStore tasks, ActionStore actions, Consumer<List<HostChange>> push, Runnable wake,
-                       InstantSource clock) {
+                       InstantSource clock, Counters counters) {
     }
 
     /** Listen address, accounts (user → password; empty = no auth), body limit, version text. */
@@ -70,6 +71,7 @@ public final class ApiServer implements AutoCloseable {
         route("GET", "/ibex/v1/task/:id/host/:host/output", hosts::output);
         route("GET", "/ibex/v1/task/:id/host/:host/stdout", c -> hosts.stream(c, TaskStore.Output.STDOUT));
         route("GET", "/ibex/v1/task/:id/host/:host/stderr", c -> hosts.stream(c, TaskStore.Output.STDERR));
+        route("GET", "/metrics", new MetricsRoute(deps.counters())::serve);
         route("GET", "/ping", c -> new Http.TextReply(200, "pong"));
         route("GET", "/pid", c -> new Http.TextReply(200, Long.toString(ProcessHandle.current().pid())));
         route("GET", "/addr", c -> new Http.TextReply(200, addr(c.exchange().getRemoteAddress())));
@@ -124,7 +126,7 @@ public final class ApiServer implements AutoCloseable {
                 continue;
             }
             String user = "";
-            if (path.startsWith("/ibex/v1/")) {
+            if (path.startsWith("/ibex/v1/") || path.equals("/metrics")) {
                 user = authenticate(ex);
                 if (user == null) {
                     ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"Authorization Required\"");
