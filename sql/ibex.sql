@@ -102,3 +102,32 @@ CREATE TABLE IF NOT EXISTS dispatch_log (
   PRIMARY KEY (seq),
   KEY idx_dispatch_log_created (created)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Host pinning: the public key of the first authenticated agent for each host name. Another key
+-- claiming the name is refused until an operator releases it (ibex agents forget HOST).
+CREATE TABLE IF NOT EXISTS agent_key (
+  host varchar(128) NOT NULL,
+  public_key varchar(255) NOT NULL,
+  agent_id varchar(64) NOT NULL DEFAULT '',
+  remote varchar(128) NOT NULL DEFAULT '',
+  pinned bigint NOT NULL,
+  PRIMARY KEY (host)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Who did what: every task creation and every action, with the script's SHA-256. actor: the
+-- basic-auth user ("" when the API has no accounts).
+-- at: epoch milliseconds; hosts: comma list (cut at 4000 characters, with the count in detail).
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq bigint unsigned NOT NULL AUTO_INCREMENT,
+  at bigint NOT NULL,
+  actor varchar(64) NOT NULL DEFAULT '',
+  remote varchar(128) NOT NULL DEFAULT '',
+  action varchar(32) NOT NULL,
+  task_id bigint unsigned NOT NULL DEFAULT 0,
+  hosts text NOT NULL,
+  script_sha256 varchar(64) NOT NULL DEFAULT '',
+  detail varchar(1024) NOT NULL DEFAULT '',
+  PRIMARY KEY (seq),
+  KEY idx_audit_log_task (task_id),
+  KEY idx_audit_log_at (at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

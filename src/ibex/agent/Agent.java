@@ -2,6 +2,7 @@ package ibex.agent;
 
 import ibex.config.AgentConfig;
 import ibex.config.HostPort;
+import ibex.config.Pem;
 import ibex.core.Assignment;
 import ibex.core.Log;
 import ibex.wire.Assignments;
@@ -11,7 +12,7 @@ import ibex.wire.FrameWriter;
 import ibex.wire.Frames;
 import ibex.wire.Greeting;
 import ibex.wire.Heartbeat;
-import ibex.wire.Hello;
+import ibex.wire.Handshake;
 import ibex.wire.Message;
 import ibex.wire.ScriptRequest;
 import ibex.wire.TaskScript;
@@ -19,8 +20,8 @@ import ibex.wire.Welcome;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -45,6 +46,8 @@ public final class Agent implements AutoCloseable {
     private final String version;
     private final MetaDir meta;
     private final Runner runner;
+    private final KeyPair keys;
+    private final Dialer dialer;
     private final Semaphore beatNow = new Semaphore(0);
     private final Set<Long> scriptsAsked = new HashSet<>();
     private volatile boolean running = true;
@@ -57,6 +60,9 @@ public final class Agent implements AutoCloseable {
         this.version = version;
         this.meta = new MetaDir(config.metaDir());
         this.runner = new Runner(meta, f -> beatNow.release(), KILL_GRACE);
+        this.keys = Identity.load(config.metaDir());
+        var hb = config.heartbeat();
+        this.dialer = new Dialer(hb.caFile() == null ? null : Pem.context(hb.certFile(), hb.keyFile(), hb.caFile()));
     }
 
     /** Runs until {@link #close}: connect, heartbeat, reconnect with backoff. */
@@ -97,10 +103,8 @@ public final class Agent implements AutoCloseable {
     }
 
     private void session(HostPort server, String agentId) throws IOException {
-        var s = new Socket();
+        var s = dialer.connect(server, 5000);
         socket = s;
-        s.connect(new InetSocketAddress(server.host(), server.port()), 5000);
-        s.setTcpNoDelay(true);
         s.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
         var in = new FrameReader(new BufferedInputStream(s.getInputStream(), 16 * 1024), Frames.DEFAULT_MAX);
         out = new FrameWriter(new BufferedOutputStream(s.getOutputStream(), 16 * 1024));
@@ -109,7 +113,7 @@ public final class Agent implements AutoCloseable {
             throw new IOException("the server speaks another protocol version");
         }
         var host = HostName.resolve(config.heartbeat().host(), s.getLocalAddress());
-        out.write(Hello.unauthenticated(host, agentId, version));
+        out.write(Handshake.hello(g.nonce(), host, agentId, version, config.heartbeat().token(), keys));
         var reply = in.read();
         if (reply instanceof ErrorReply e) {
             throw new Refused(ErrorReply.codeName(e.code()) + ": " + e.message());

@@ -7,6 +7,9 @@ import ibex.config.LogConfig;
 import ibex.config.ServerConfig;
 import ibex.core.Log;
 import ibex.server.Server;
+import ibex.store.Database;
+import ibex.store.DbSettings;
+import ibex.store.PinStore;
 import ibex.store.StoreException;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -23,6 +26,8 @@ public final class Main {
             usage: ibex <command> [options]
               ibex server [-c etc/server.conf]   HTTP API, agent port and scheduler
               ibex agentd [-c etc/agentd.conf]   the agent: runs assigned scripts on this host
+              ibex agents forget HOST [-c etc/server.conf]
+                                                 release a host name pinned to an agent's key
               ibex version                       print the version
               ibex help                          this text
             """;
@@ -44,6 +49,7 @@ public final class Main {
         return switch (args.getFirst()) {
             case "server" -> withConfig(rest, "etc/server.conf", Main::server);
             case "agentd" -> withConfig(rest, "etc/agentd.conf", Main::agentd);
+            case "agents" -> agents(rest);
             case "version", "--version", "-v" -> {
                 System.out.println(version());
                 yield 0;
@@ -117,6 +123,25 @@ public final class Main {
                 + config.heartbeat().servers());
         agent.run();
         return 0;
+    }
+
+    /** {@code ibex agents forget HOST [-c FILE]}: releases a pinned host name, in the server's database. */
+    private static int agents(List<String> args) {
+        if (args.size() < 2 || !args.getFirst().equals("forget")) {
+            System.err.print(USAGE);
+            return 2;
+        }
+        var host = args.get(1);
+        return withConfig(args.subList(2, args.size()), "etc/server.conf", file -> {
+            var config = ServerConfig.load(file);
+            var d = config.db();
+            try (var db = Database.open(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), 1, d.display()))) {
+                boolean removed = new PinStore(db).forget(host);
+                System.out.println(removed ? "host '" + host + "' released: the next agent that connects as it pins its key"
+                        : "host '" + host + "' was not pinned");
+                return 0;
+            }
+        });
     }
 
     private static void logTo(LogConfig log, String role) throws IOException {

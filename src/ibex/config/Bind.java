@@ -196,6 +196,17 @@ final class Bind {
             return (int) n;
         }
 
+        boolean bool(String key, boolean def) {
+            var v = value(key);
+            if (v == null) {
+                return def;
+            }
+            if (!(v instanceof TomlValue.Bool(boolean b))) {
+                throw error(key, "must be true or false, got " + v.show());
+            }
+            return b;
+        }
+
         /** A path made absolute against the current directory; null when absent or "" and {@code def} is null. */
         Path path(String key, String def) {
             String s = string(key, def, "a string (a path)");

@@ -1,5 +1,6 @@
 package ibex.config;
 
+import ibex.core.TaskLimits;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,15 +19,16 @@ import java.util.Set;
  * @param warnings  none, or lines to log at start (ignored keys of the original, dropped DSN parameters)
  */
 public record ServerConfig(Path file, LogConfig log, Http http, Map<String, String> basicAuth, Rpc rpc,
-                           Heartbeat heartbeat, Db db, Scheduler scheduler, List<String> warnings) {
+                           Heartbeat heartbeat, Db db, Scheduler scheduler, TaskLimits limits, List<String> warnings) {
 
     /** The keys this ibex reads; [Gorm] and [MySQL] are the v1.2.0 layout of the database settings. */
     static final Map<String, List<String>> KEYS = Bind.table(
             Map.entry("", List.of()),
             Map.entry("Log", LogConfig.KEYS),
-            Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile")),
+            Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile", "MaxContentLength", "AllowInsecure")),
             Map.entry("BasicAuth", Bind.ANY_KEY),
-            Map.entry("RPC", List.of("Listen")),
+            Map.entry("RPC", List.of("Listen", "Token", "CertFile", "KeyFile")),
+            Map.entry("Limits", List.of("MaxHosts", "MaxScriptBytes", "MaxArgsBytes", "MaxStdinBytes")),
             Map.entry("Heartbeat", List.of("IP", "Interval")),
             Map.entry("Scheduler", List.of("NoAgentGrace", "Backstop", "RetentionDays")),
             Map.entry("DB", List.of("DBType", "DSN", "MaxOpenConns")),
@@ -37,7 +39,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
     static final Map<String, Set<String>> ORIGINAL_ONLY = Map.of(
             "", Set.of("RunMode"),
             "Log", Set.of("KeepHours", "RotateNum", "RotateSize"),
-            "HTTP", Set.of("Enable", "PrintAccessLog", "PProf", "ShutdownTimeout", "MaxContentLength",
+            "HTTP", Set.of("Enable", "PrintAccessLog", "PProf", "ShutdownTimeout",
                     "ReadTimeout", "WriteTimeout", "IdleTimeout"),
             "DB", Set.of("Debug", "MaxLifetime", "MaxIdleConns", "TablePrefix"),
             "Output", Bind.WHOLE_SECTION,
@@ -71,37 +73,102 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
         var dbWarnings = new ArrayList<String>();
         var db = Db.from(bind, dbWarnings);
         var scheduler = Scheduler.from(bind.section("Scheduler"));
+        var limits = limits(bind.section("Limits"));
+        checkExposure(bind.section("HTTP"), http, auth);
         var warnings = new ArrayList<>(bind.warnings());
         warnings.addAll(dbWarnings);
-        return new ServerConfig(file, log, http, auth, rpc, heartbeat, db, scheduler, warnings);
+        return new ServerConfig(file, log, http, auth, rpc, heartbeat, db, scheduler, limits, warnings);
     }
 
     /**
      * @param certFile with keyFile, serve HTTPS; both null for plain HTTP
      * @param port     0 takes any free port (tests)
      */
-    public record Http(String host, int port, Path certFile, Path keyFile) {
+    public record Http(String host, int port, Path certFile, Path keyFile, int maxBodyBytes, boolean allowInsecure) {
         static Http from(Bind.Section s) {
             String host = s.string("Host", "127.0.0.1");
             if (host.isEmpty()) {
                 throw s.error("Host", "must not be empty (127.0.0.1: this machine only; 0.0.0.0: every address)");
             }
-            var http = new Http(host, s.integer("Port", 10090, 0, 65535), s.path("CertFile", null), s.path("KeyFile", null));
-            if ((http.certFile == null) != (http.keyFile == null)) {
-                String set = http.certFile != null ? "CertFile" : "KeyFile";
-                String unset = http.certFile != null ? "KeyFile" : "CertFile";
-                throw s.error(set, "is set but " + unset + " is not; HTTPS needs both");
-            }
+            var http = new Http(host, s.integer("Port", 10090, 0, 65535), s.path("CertFile", null), s.path("KeyFile", null),
+                    s.integer("MaxContentLength", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024), s.bool("AllowInsecure", false));
+            pair(s, http.certFile, http.keyFile, "HTTPS");
             return http;
         }
     }
 
-    /** Where agents connect: {@code [RPC] Listen}. Port 0 takes any free port (tests). */
-    public record Rpc(String host, int port) {
+    /** Both of CertFile/KeyFile or neither. */
+    private static void pair(Bind.Section s, Path cert, Path key, String what) {
+        if ((cert == null) != (key == null)) {
+            String set = cert != null ? "CertFile" : "KeyFile";
+            String unset = cert != null ? "KeyFile" : "CertFile";
+            throw s.error(set, "is set but " + unset + " is not; " + what + " needs both");
+        }
+    }
+
+    /**
+     * The API runs scripts as root on every host: on an address other machines reach, it must not
+     * be open or guarded by the sample password, unless [HTTP] AllowInsecure says so on purpose.
+     */
+    private static void checkExposure(Bind.Section s, Http http, Map<String, String> auth) {
+        if (http.allowInsecure() || isLoopback(http.host())) {
+            return;
+        }
+        if (auth.isEmpty()) {
+            throw s.error("Host", "is \"" + http.host() + "\", reachable from other machines, but [BasicAuth] has no account: "
+                    + "anyone could run scripts as root on every host. Add an account under [BasicAuth] (user = \"long-random-password\"), "
+                    + "or set Host = \"127.0.0.1\", or set AllowInsecure = true in [HTTP] if you really mean it");
+        }
+        if ("ibex".equals(auth.get("ibex"))) {
+            throw s.error("Host", "is \"" + http.host() + "\", reachable from other machines, but [BasicAuth] still has the sample "
+                    + "account ibex = \"ibex\": change its password, or set AllowInsecure = true in [HTTP] if you really mean it");
+        }
+    }
+
+    static boolean isLoopback(String host) {
+        if (host.equals("localhost")) {
+            return true;
+        }
+        if (host.matches("[0-9.]+") || host.contains(":")) {
+            try {
+                return java.net.InetAddress.getByName(host).isLoopbackAddress();
+            } catch (java.net.UnknownHostException e) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Where agents connect: {@code [RPC] Listen}; port 0 takes any free port (tests).
+     *
+     * @param token    the shared secret agents prove they know (HMAC of a nonce); null = none
+     * @param certFile with keyFile, TLS on the agent port
+     */
+    public record Rpc(String host, int port, String token, Path certFile, Path keyFile) {
         static Rpc from(Bind.Section s) {
             var listen = s.hostPort("Listen", "0.0.0.0:20090", 0);
-            return new Rpc(listen.host(), listen.port());
+            var token = s.secret("Token", "");
+            if (!token.isEmpty() && token.length() < 16) {
+                throw s.error("Token", "must be at least 16 characters (a long random string), got " + token.length());
+            }
+            var rpc = new Rpc(listen.host(), listen.port(), token.isEmpty() ? null : token, s.path("CertFile", null), s.path("KeyFile", null));
+            pair(s, rpc.certFile, rpc.keyFile, "TLS");
+            return rpc;
         }
+
+        @Override
+        public String toString() {
+            return "Rpc[" + host + ":" + port + (token == null ? "" : ", token set") + (certFile == null ? "" : ", tls") + "]";
+        }
+    }
+
+    private static TaskLimits limits(Bind.Section s) {
+        var d = TaskLimits.DEFAULT;
+        return new TaskLimits(s.integer("MaxHosts", d.maxHosts(), 1, 1_000_000),
+                s.integer("MaxScriptBytes", d.maxScriptBytes(), 1024, 16 * 1024 * 1024),
+                s.integer("MaxArgsBytes", d.maxArgsBytes(), 1024, 16 * 1024 * 1024),
+                s.integer("MaxStdinBytes", d.maxStdinBytes(), 1024, 16 * 1024 * 1024));
     }
 
     /**

@@ -48,8 +48,16 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
                           String creator, List<String> hosts) {
     }
 
-    /** Validates in the original's order: required fields and hosts (400), then the rest (200 + err). */
+    /** {@link #from(Request, TaskLimits)} with the default limits. */
     public static TaskSpec from(Request r) {
+        return from(r, TaskLimits.DEFAULT);
+    }
+
+    /**
+     * Validates in the original's order: required fields and hosts (400), then the rest (200 + err).
+     * A limit exceeded is refused with a message naming the limit and the value.
+     */
+    public static TaskSpec from(Request r, TaskLimits limits) {
         require(r.title(), "Title");
         require(r.account(), "Account");
         require(r.script(), "Script");
@@ -68,6 +76,16 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
         if (hosts.isEmpty()) {
             throw InvalidTask.badRequest("arg(hosts) empty");
         }
+        if (hosts.size() > limits.maxHosts()) {
+            throw InvalidTask.badRequest("arg(hosts) has " + hosts.size() + " hosts, more than the limit of " + limits.maxHosts());
+        }
+        limit("script", r.script(), limits.maxScriptBytes());
+        limit("args", r.args(), limits.maxArgsBytes());
+        limit("stdin", r.stdin(), limits.maxStdinBytes());
+        limit("title", r.title(), 200);
+        limit("pause", r.pause(), 64 * 1024);
+        limit("creator", r.creator(), 64);
+        limit("account", r.account(), 64);
         for (var h : hosts) {
             checkHost(h);
         }
@@ -96,6 +114,9 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
         var first = hosts.iterator().next();
         title = title + " FH: " + first;
         var args = orEmpty(r.args()).replace('，', ',');
+        if (!r.account().strip().matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?")) {
+            throw InvalidTask.rejected("arg(account) '" + r.account() + "' is not a valid user name");
+        }
         return new TaskSpec(title, r.account().strip(), batch, tolerance, timeout, pause, r.script(), args,
                 orEmpty(r.stdin()), action, r.creator(), List.copyOf(hosts));
     }
@@ -110,6 +131,16 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
             if (c <= ' ' || c == 0x7f || c == ',' || c == '/' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\') {
                 throw InvalidTask.rejected("host '" + h + "' has a character that is not allowed in a host name");
             }
+        }
+    }
+
+    private static void limit(String name, String value, int maxBytes) {
+        if (value == null) {
+            return;
+        }
+        int bytes = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > maxBytes) {
+            throw InvalidTask.badRequest("arg(" + name + ") is " + bytes + " bytes, more than the limit of " + maxBytes + " bytes");
         }
     }
 

@@ -1,5 +1,6 @@
 package ibex.server;
 
+import ibex.config.Pem;
 import ibex.config.ServerConfig;
 import ibex.core.Counters;
 import ibex.core.Log;
@@ -7,11 +8,13 @@ import ibex.server.api.ApiServer;
 import ibex.server.rpc.AgentHub;
 import ibex.server.sched.Scheduler;
 import ibex.store.ActionStore;
+import ibex.store.AuditStore;
 import ibex.store.ClusterStore;
 import ibex.store.Database;
 import ibex.store.DbSettings;
 import ibex.store.DispatchStore;
 import ibex.store.StatusStore;
+import ibex.store.PinStore;
 import ibex.store.TaskStore;
 import ibex.wire.Frames;
 import java.io.IOException;
@@ -48,15 +51,17 @@ public final class Server implements AutoCloseable {
         // Scheduler identity: [Heartbeat] IP, else this host's name; never found by dialling out.
         // The agent port is bound first so that a port 0 (tests) is known in the name.
         var ip = beat.ip().isEmpty() ? InetAddress.getLocalHost().getHostName() : beat.ip();
-        var listener = AgentHub.bind(rpc.host(), rpc.port());
+        var rpcTls = rpc.certFile() == null ? null : Pem.context(rpc.certFile(), rpc.keyFile(), null);
+        var listener = AgentHub.bind(rpc.host(), rpc.port(), rpcTls);
         var name = ip + ":" + listener.getLocalPort();
         var tasks = new TaskStore(db);
         var dispatch = new DispatchStore(db, name);
         var cluster = new ClusterStore(db);
+        var pins = new PinStore(db);
         var counters = new Counters();
         Scheduler[] sched = new Scheduler[1];
-        hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX),
-                dispatch, cluster, tasks, () -> sched[0].wake(), clock, counters);
+        hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX, rpc.token()),
+                dispatch, cluster, pins, tasks, () -> sched[0].wake(), clock, counters);
         rpcAddress = hub.start(listener);
         gauges(counters, db, hub);
         var s = config.scheduler();
@@ -65,14 +70,22 @@ public final class Server implements AutoCloseable {
         sched[0] = scheduler;
         scheduler.start();
         var http = config.http();
-        api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), 4 * 1024 * 1024, version),
-                new ApiServer.Deps(tasks, new ActionStore(db, name), hub::apply, scheduler::wake, clock, counters));
+        var httpTls = http.certFile() == null ? null : Pem.context(http.certFile(), http.keyFile(), null);
+        api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), http.maxBodyBytes(),
+                config.limits(), version, httpTls), new ApiServer.Deps(tasks, new ActionStore(db, name), new AuditStore(db), pins,
+                hub::apply, scheduler::wake, clock, counters));
         httpAddress = api.start();
         if (config.basicAuth().isEmpty()) {
             Log.warn("server", "[BasicAuth] has no account: /ibex/v1 is open to anyone who reaches " + address(httpAddress));
         }
+        if (rpc.token() == null) {
+            Log.warn("server", "[RPC] Token is not set: any program that reaches the agent port " + address(rpcAddress)
+                    + " can claim a new host name, read the scripts sent to it and report results; set a long random Token "
+                    + "here and in every agentd.conf");
+        }
         Log.info("server", "ibex " + version + " server ready: http " + address(httpAddress) + ", agents "
-                + address(rpcAddress) + ", store " + db.display() + ", scheduler " + name);
+                + address(rpcAddress) + ", store " + db.display() + ", scheduler " + name
+                + (httpTls != null ? ", https" : "") + (rpcTls != null ? ", agent tls" : ""));
     }
 
     /** The values /metrics reads at each scrape, next to the counters the parts keep. */

@@ -22,7 +22,7 @@ final class Schema {
     /** Every table the code relies on; a database missing one of them is not ours. */
     static final List<String> TABLES =
             List.of("ibex_schema", "task_meta", "task_action", "task_scheduler", "task_scheduler_health", "task_host",
-                    "agent_host", "dispatch_log");
+                    "agent_host", "dispatch_log", "agent_key", "audit_log");
     static final String RESOURCE = "/ibex/store/ibex.sql";
     /** Where tests on the class path find the file (no resource is copied there). */
     static final String FILE_PROPERTY = "ibex.sql";

@@ -29,7 +29,7 @@ class AgentConfigTest {
         var c = AgentConfig.load(Path.of("etc/agentd.conf"));
         assertEquals(List.of(), c.warnings());
         assertEquals(Path.of("meta").toAbsolutePath(), c.metaDir());
-        assertEquals(new AgentConfig.Heartbeat(1000, List.of(new HostPort("127.0.0.1", 20090)), "$hostname"), c.heartbeat());
+        assertEquals(new AgentConfig.Heartbeat(1000, List.of(new HostPort("127.0.0.1", 20090)), "$hostname", null, null, null, null), c.heartbeat());
     }
 
     @Test
@@ -94,5 +94,28 @@ class AgentConfigTest {
     @Test
     void interval_zero_isRefused() throws IOException {
         assertError(":2: [Heartbeat] Interval must be 100..60000, got 0", "[Heartbeat]\nInterval = 0\nServers = [\"h:1\"]\n");
+    }
+
+    @Test
+    void task_defaults_andTheShippedFile_agree() throws IOException {
+        assertEquals(new AgentConfig.Task(1048576, 5000, 168), AgentConfig.Task.DEFAULTS);
+        assertEquals(AgentConfig.Task.DEFAULTS, AgentConfig.load(Path.of("etc/agentd.conf")).task());
+        assertEquals(AgentConfig.Task.DEFAULTS, AgentConfig.load(write("[Heartbeat]\nServers = [\"h:1\"]\n")).task());
+    }
+
+    @Test
+    void task_keys_areRead() throws IOException {
+        var c = AgentConfig.load(write("[Heartbeat]\nServers = [\"h:1\"]\n[Task]\nOutputCap = 4096\nKillGrace = 0\nKeepHours = 1\n"));
+        assertEquals(new AgentConfig.Task(4096, 0, 1), c.task());
+    }
+
+    @Test
+    void task_outOfRange_namesTheRange() throws IOException {
+        assertError(":4: [Task] OutputCap must be 4096..2097152, got 4194304",
+                "[Heartbeat]\nServers = [\"h:1\"]\n[Task]\nOutputCap = 4194304\n");
+        assertError(":4: [Task] KillGrace must be 0..600000, got -1",
+                "[Heartbeat]\nServers = [\"h:1\"]\n[Task]\nKillGrace = -1\n");
+        assertError(":4: [Task] KeepHours must be 1..87600, got 0",
+                "[Heartbeat]\nServers = [\"h:1\"]\n[Task]\nKeepHours = 0\n");
     }
 }

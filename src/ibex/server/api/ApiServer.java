@@ -2,10 +2,15 @@ package ibex.server.api;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.Log;
+import ibex.core.TaskLimits;
 import ibex.store.ActionStore;
+import ibex.store.AuditStore;
+import ibex.store.PinStore;
 import ibex.store.StoreException;
 import ibex.store.TaskStore;
 import java.io.IOException;
@@ -21,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
 
 /**
  * The HTTP API on {@code com.sun.net.httpserver}, one virtual thread per request. Paths, methods,
@@ -29,12 +35,16 @@ import java.util.function.Consumer;
  */
 public final class ApiServer implements AutoCloseable {
     /** What the API needs from the rest of the server. */
-    public record Deps(TaskStore tasks, ActionStore actions, Consumer<List<HostChange>> push, Runnable wake,
-                       InstantSource clock, Counters counters) {
+    public record Deps(TaskStore tasks, ActionStore actions, AuditStore audit, PinStore pins, Consumer<List<HostChange>> push,
+                       Runnable wake, InstantSource clock, Counters counters) {
     }
 
-    /** Listen address, accounts (user → password; empty = no auth), body limit, version text. */
-    public record Settings(String host, int port, Map<String, String> accounts, int maxBodyBytes, String version) {
+    /**
+     * Listen address, accounts (user → password; empty = no auth), body and task limits, version
+     * text, and the TLS context (null: plain HTTP).
+     */
+    public record Settings(String host, int port, Map<String, String> accounts, int maxBodyBytes, TaskLimits limits,
+                           String version, SSLContext tls) {
     }
 
     private record Route(String method, String[] parts, Handler handler) {
@@ -52,7 +62,7 @@ public final class ApiServer implements AutoCloseable {
 
     public ApiServer(Settings settings, Deps deps) {
         this.settings = settings;
-        var tasks = new TaskRoutes(deps, settings.maxBodyBytes());
+        var tasks = new TaskRoutes(deps, settings.maxBodyBytes(), settings.limits());
         var hosts = new HostRoutes(deps, settings.maxBodyBytes());
         route("POST", "/ibex/v1/tasks", tasks::create);
         route("GET", "/ibex/v1/tasks", tasks::list);
@@ -71,6 +81,8 @@ public final class ApiServer implements AutoCloseable {
         route("GET", "/ibex/v1/task/:id/host/:host/output", hosts::output);
         route("GET", "/ibex/v1/task/:id/host/:host/stdout", c -> hosts.stream(c, TaskStore.Output.STDOUT));
         route("GET", "/ibex/v1/task/:id/host/:host/stderr", c -> hosts.stream(c, TaskStore.Output.STDERR));
+        route("GET", "/ibex/v1/audit", c -> AuditRoute.list(c, deps.audit()));
+        route("DELETE", "/ibex/v1/agent/:host/pin", c -> AuditRoute.forgetPin(c, deps));
         route("GET", "/metrics", new MetricsRoute(deps.counters())::serve);
         route("GET", "/ping", c -> new Http.TextReply(200, "pong"));
         route("GET", "/pid", c -> new Http.TextReply(200, Long.toString(ProcessHandle.current().pid())));
@@ -84,7 +96,14 @@ public final class ApiServer implements AutoCloseable {
 
     /** Binds and starts serving; returns the bound address (port 0 = any free port). */
     public InetSocketAddress start() throws IOException {
-        server = HttpServer.create(new InetSocketAddress(settings.host(), settings.port()), 1024);
+        var address = new InetSocketAddress(settings.host(), settings.port());
+        if (settings.tls() != null) {
+            var https = HttpsServer.create(address, 1024);
+            https.setHttpsConfigurator(new HttpsConfigurator(settings.tls()));
+            server = https;
+        } else {
+            server = HttpServer.create(address, 1024);
+        }
         server.setExecutor(threads);
         server.createContext("/", this::serve);
         server.start();

@@ -2,7 +2,6 @@ package ibex.server.api;
 
 import com.eclipsesource.json.Json;
 import ibex.core.HostAction;
-import ibex.core.Log;
 import ibex.core.TaskMeta;
 import ibex.store.TaskStore;
 import java.io.IOException;
@@ -39,8 +38,7 @@ final class HostRoutes {
         if (!o.err().isEmpty()) {
             return Http.err(200, o.err());
         }
-        Log.info("api", "task " + meta.id() + " host " + host + ": action " + action.get().wire()
-                + (c.user().isEmpty() ? "" : " by " + c.user()));
+        AuditRoute.record(c, deps, "host " + action.get().wire(), meta.id(), java.util.List.of(host), null, "");
         deps.push().accept(o.changes());
         deps.wake().run();
         return o.dat() == null ? Http.ok() : Http.dat(Json.value(o.dat()));

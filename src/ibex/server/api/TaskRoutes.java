@@ -5,9 +5,9 @@ import com.eclipsesource.json.JsonArray;
 import com.eclipsesource.json.JsonObject;
 import ibex.core.HostStatus;
 import ibex.core.InvalidTask;
-import ibex.core.Log;
 import ibex.core.TaskAction;
 import ibex.core.TaskHost;
+import ibex.core.TaskLimits;
 import ibex.core.TaskMeta;
 import ibex.core.TaskSpec;
 import ibex.store.TaskStore;
@@ -23,10 +23,12 @@ final class TaskRoutes {
     private static final int MAX_LIMIT = 1000;
     private final ApiServer.Deps deps;
     private final int maxBody;
+    private final TaskLimits limits;
 
-    TaskRoutes(ApiServer.Deps deps, int maxBody) {
+    TaskRoutes(ApiServer.Deps deps, int maxBody, TaskLimits limits) {
         this.deps = deps;
         this.maxBody = maxBody;
+        this.limits = limits;
     }
 
     /** POST /ibex/v1/tasks → {"dat": id}. */
@@ -34,13 +36,13 @@ final class TaskRoutes {
         var body = Http.jsonObject(Http.body(c, maxBody));
         TaskSpec spec;
         try {
-            spec = TaskSpec.from(Mapping.request(body));
+            spec = TaskSpec.from(Mapping.request(body), limits);
         } catch (InvalidTask e) {
             return Http.err(e.isBadRequest() ? 400 : 200, e.getMessage());
         }
         long id = deps.tasks().create(spec, deps.clock().instant());
-        Log.info("api", "task " + id + " created by " + spec.creator() + (c.user().isEmpty() ? "" : " (auth " + c.user() + ")")
-                + ": " + spec.hosts().size() + " host(s), action " + spec.action() + ", title '" + spec.title() + "'");
+        AuditRoute.record(c, deps, "create", id, spec.hosts(), spec.script(), "creator " + spec.creator() + ", account "
+                + spec.account() + ", action " + spec.action() + ", " + spec.hosts().size() + " host(s), title '" + spec.title() + "'");
         deps.wake().run();
         return Http.dat(Json.value(id));
     }
@@ -111,7 +113,7 @@ final class TaskRoutes {
         if (outcome.isEmpty()) {
             return Http.err(200, "task already finished, no more action can do");
         }
-        Log.info("api", "task " + meta.id() + ": action " + action.get() + (c.user().isEmpty() ? "" : " by " + c.user()));
+        AuditRoute.record(c, deps, action.get().wire(), meta.id(), List.of(), null, "");
         deps.push().accept(outcome.get().changes());
         deps.wake().run();
         return Http.ok();

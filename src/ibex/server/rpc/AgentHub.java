@@ -6,6 +6,7 @@ import ibex.core.HostChange;
 import ibex.core.Log;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
+import ibex.store.PinStore;
 import ibex.store.StoreException;
 import ibex.store.TaskStore;
 import java.io.IOException;
@@ -21,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
+import javax.net.ssl.SSLContext;
 
 /**
  * The agent port and the registry of connected agents. Each connected host has one session that
@@ -30,14 +32,22 @@ import java.util.concurrent.ExecutorService;
  * arrive through the change log, which {@link LogFollower} reads a few times a second.
  */
 public final class AgentHub implements AutoCloseable {
-    /** Agent port settings: the heartbeat pace agents are told, the frame limit. */
-    public record Settings(int heartbeatMs, int maxFrameBytes) {
+    /**
+     * Agent port settings: the heartbeat pace agents are told, the frame limit, and the token
+     * agents must prove they know (null: none; the server warns at start).
+     */
+    public record Settings(int heartbeatMs, int maxFrameBytes, String token) {
+        @Override
+        public String toString() {
+            return "Settings[heartbeatMs=" + heartbeatMs + ", maxFrameBytes=" + maxFrameBytes + (token == null ? "" : ", token set") + "]";
+        }
     }
 
     private final String serverName;
     private final Settings settings;
     final DispatchStore dispatch;
     final ClusterStore cluster;
+    final PinStore pins;
     final Scripts scripts;
     final Runnable resultsStored;
     final InstantSource clock;
@@ -50,21 +60,22 @@ public final class AgentHub implements AutoCloseable {
      * @param resultsStored called after results were stored, so the scheduler can start the next
      *                      hosts of a batch or finish the task without waiting for its tick
      */
-    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ClusterStore cluster, TaskStore tasks,
-                    Runnable resultsStored, InstantSource clock, Counters counters) {
+    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ClusterStore cluster, PinStore pins,
+                    TaskStore tasks, Runnable resultsStored, InstantSource clock, Counters counters) {
         this.serverName = serverName;
         this.settings = settings;
         this.dispatch = dispatch;
         this.cluster = cluster;
+        this.pins = pins;
         this.scripts = new Scripts(tasks);
         this.resultsStored = resultsStored;
         this.clock = clock;
         this.counters = counters;
     }
 
-    /** Binds the agent port (port 0 = any free port). */
-    public static ServerSocket bind(String host, int port) throws IOException {
-        var socket = new ServerSocket();
+    /** Binds the agent port (port 0 = any free port), with TLS when {@code tls} is not null. */
+    public static ServerSocket bind(String host, int port, SSLContext tls) throws IOException {
+        var socket = tls == null ? new ServerSocket() : tls.getServerSocketFactory().createServerSocket();
         socket.setReuseAddress(true);
         socket.bind(new InetSocketAddress(host, port), 4096);
         return socket;
@@ -167,6 +178,10 @@ public final class AgentHub implements AutoCloseable {
 
     /** Records in the store that a host's agent is here (best effort: the database may be down). */
     void present(AgentSession s, boolean connected) {
+        if (listener == null || (listener.isClosed() && !connected)) {
+            // Stopping: the store may be closed; other servers see this server's health go stale.
+            return;
+        }
         try {
             if (connected) {
                 cluster.connected(s.host(), serverName, s.agentId(), s.remote(), clock.millis());

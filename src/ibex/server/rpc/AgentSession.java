@@ -14,6 +14,7 @@ import ibex.wire.FrameReader;
 import ibex.wire.FrameWriter;
 import ibex.wire.Frames;
 import ibex.wire.Greeting;
+import ibex.wire.Handshake;
 import ibex.wire.Heartbeat;
 import ibex.wire.Hello;
 import ibex.wire.Message;
@@ -103,6 +104,12 @@ final class AgentSession {
                 refuse(ErrorReply.PROTOCOL, e.getMessage());
                 return;
             }
+            var refusedAuth = authenticate(hello, nonce);
+            if (refusedAuth != null) {
+                Log.warn("rpc", "refused agent '" + hello.host() + "' from " + remote + ": " + refusedAuth);
+                refuse(ErrorReply.AUTH, refusedAuth);
+                return;
+            }
             host = hello.host();
             agentId = hello.agentId();
             var refusal = hub.register(this);
@@ -168,6 +175,34 @@ final class AgentSession {
                 Log.info("rpc", "agent " + host + " disconnected (" + remote + ")");
             }
         }
+    }
+
+    /**
+     * Checks the agent's proof of the token (when the server has one) and its signature, then pins
+     * its key to the host name (first come) or compares it with the pinned key. Returns null when
+     * the agent may continue, else the refusal text (which names no secret).
+     */
+    private String authenticate(Hello hello, byte[] nonce) {
+        var transcript = Handshake.transcript(nonce, hello.host(), hello.agentId(), hello.publicKey());
+        var token = hub.settings().token();
+        if (token != null && !Handshake.proofMatches(token, transcript, hello.proof())) {
+            return hello.proof().length == 0 ? "this server needs a token: set [Heartbeat] Token in agentd.conf"
+                    : "authentication failed: the agent's token does not match this server's [RPC] Token";
+        }
+        if (hello.publicKey().length == 0) {
+            return token != null ? "the agent sent no public key; host pinning needs one (upgrade the agent)" : null;
+        }
+        if (!Handshake.signatureMatches(hello.publicKey(), transcript, hello.signature())) {
+            return "the agent's signature does not match its public key";
+        }
+        var offered = java.util.Base64.getEncoder().encodeToString(hello.publicKey());
+        var pin = hub.pins.pinOrGet(hello.host(), offered, hello.agentId(), remote, hub.clock.millis());
+        if (!pin.publicKey().equals(offered)) {
+            return "host '" + hello.host() + "' is pinned to another agent's key (agent " + pin.agentId() + " from " + pin.remote()
+                    + ", pinned " + java.time.Instant.ofEpochMilli(pin.pinned()) + "); if this host was reinstalled, release the name with: "
+                    + "ibex agents forget " + hello.host();
+        }
+        return null;
     }
 
     private String label() {

@@ -1,0 +1,51 @@
+package ibex.store;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The audit trail: every task creation and action, append-only through this class. */
+public final class AuditStore {
+    private static final int MAX_HOSTS_TEXT = 4000;
+    private final Database db;
+
+    public AuditStore(Database db) {
+        this.db = db;
+    }
+
+    /** One audited event. {@code hosts} is a comma list, cut to 4000 characters when stored. */
+    public record Entry(long seq, long at, String actor, String remote, String action, long taskId, String hosts,
+                        String scriptSha256, String detail) {
+    }
+
+    public void append(Entry e) {
+        var hosts = e.hosts().length() > MAX_HOSTS_TEXT ? e.hosts().substring(0, MAX_HOSTS_TEXT) + "..." : e.hosts();
+        var detail = e.detail().length() > 1024 ? e.detail().substring(0, 1021) + "..." : e.detail();
+        db.inTransaction(c -> TaskStore.update(c, """
+                INSERT INTO audit_log (at, actor, remote, action, task_id, hosts, script_sha256, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", e.at(), e.actor(), e.remote(), e.action(), e.taskId(), hosts,
+                e.scriptSha256(), detail));
+    }
+
+    /** Newest first; for one task when {@code taskId} > 0. */
+    public List<Entry> list(long taskId, int limit) {
+        return db.read(c -> {
+            var sql = "SELECT seq, at, actor, remote, action, task_id, hosts, script_sha256, detail FROM audit_log"
+                    + (taskId > 0 ? " WHERE task_id = ?" : "") + " ORDER BY seq DESC LIMIT ?";
+            try (var ps = c.prepareStatement(sql)) {
+                int i = 1;
+                if (taskId > 0) {
+                    ps.setLong(i++, taskId);
+                }
+                ps.setInt(i, limit);
+                try (var rs = ps.executeQuery()) {
+                    var out = new ArrayList<Entry>();
+                    while (rs.next()) {
+                        out.add(new Entry(rs.getLong(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                                rs.getLong(6), rs.getString(7), rs.getString(8), rs.getString(9)));
+                    }
+                    return out;
+                }
+            }
+        });
+    }
+}
