@@ -1,6 +1,5 @@
 package ibex.core;
 
-import java.util.Locale;
 import java.util.Optional;
 
 /** An operator's action on one host of a task. */
@@ -8,15 +7,10 @@ public enum HostAction {
     IGNORE, KILL, REDO;
 
     public String wire() {
-        return name().toLowerCase(Locale.ROOT);
+        return Names.of(this);
     }
 
     public static Optional<HostAction> parse(String s) {
-        for (var v : values()) {
-            if (v.wire().equals(s)) {
-                return Optional.of(v);
-            }
-        }
-        return Optional.empty();
+        return Names.parse(values(), s);
     }
 }

@@ -58,16 +58,11 @@ public enum HostStatus {
 
     /** The stored and served name. */
     public String wire() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return Names.of(this);
     }
 
     public static Optional<HostStatus> parse(String s) {
-        for (var v : values()) {
-            if (v.wire().equals(s)) {
-                return Optional.of(v);
-            }
-        }
-        return Optional.empty();
+        return Names.parse(values(), s);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package ibex.core;
 
-import java.util.Locale;
 import java.util.Optional;
 
 /** A task-level action, stored in {@code task_action.action}; the row's absence means done. */
@@ -8,16 +7,11 @@ public enum TaskAction {
     START, PAUSE, CANCEL, KILL;
 
     public String wire() {
-        return name().toLowerCase(Locale.ROOT);
+        return Names.of(this);
     }
 
     public static Optional<TaskAction> parse(String s) {
-        for (var v : values()) {
-            if (v.wire().equals(s)) {
-                return Optional.of(v);
-            }
-        }
-        return Optional.empty();
+        return Names.parse(values(), s);
     }
 
     @Override

@@ -37,9 +37,9 @@ class ServerConfigTest {
     void shippedFile_loadsSecureDefaults_withoutWarnings() {
         var c = ServerConfig.load(Path.of("etc/server.conf"));
         assertEquals(List.of(), c.warnings());
-        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null), c.http());
+        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false), c.http());
         assertEquals(Map.of(), c.basicAuth());
-        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090), c.rpc());
+        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
         assertEquals("h2", c.db().type());
         assertEquals(16, c.db().maxOpenConns());
@@ -50,8 +50,8 @@ class ServerConfigTest {
     void emptyFile_givesEveryDefault() throws IOException {
         var c = load("");
         var data = Path.of("data/ibex").toAbsolutePath();
-        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null), c.http());
-        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090), c.rpc());
+        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false), c.http());
+        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
         assertEquals(new ServerConfig.Db("h2", "jdbc:h2:file:" + data
                 + ";MODE=MySQL;DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=10000;DB_CLOSE_ON_EXIT=FALSE", "", "", 16, "h2 " + data),
@@ -154,8 +154,22 @@ class ServerConfigTest {
                 Port = 0
                 CertFile = "c.pem"
                 KeyFile = "/etc/k.pem"
+                MaxContentLength = 2048
+                AllowInsecure = true
                 [RPC]
                 Listen = "[::1]:0"
+                Token = "0123456789abcdef"
+                CertFile = "r.pem"
+                KeyFile = "rk.pem"
+                [Limits]
+                MaxHosts = 5
+                MaxScriptBytes = 2048
+                MaxArgsBytes = 4096
+                MaxStdinBytes = 8192
+                [Scheduler]
+                NoAgentGrace = 3
+                Backstop = 6
+                RetentionDays = 0
                 [Heartbeat]
                 IP = "10.1.2.3"
                 Interval = 100
@@ -164,8 +178,10 @@ class ServerConfigTest {
                 MaxOpenConns = 1000
                 """);
         assertEquals(new LogConfig("file", Path.of("/var/log/ibex"), "DEBUG"), c.log());
-        assertEquals(new ServerConfig.Http("0.0.0.0", 0, Path.of("c.pem").toAbsolutePath(), Path.of("/etc/k.pem")), c.http());
-        assertEquals(new ServerConfig.Rpc("::1", 0), c.rpc());
+        assertEquals(new ServerConfig.Http("0.0.0.0", 0, Path.of("c.pem").toAbsolutePath(), Path.of("/etc/k.pem"), 2048, true), c.http());
+        assertEquals(new ServerConfig.Rpc("::1", 0, "0123456789abcdef", Path.of("r.pem").toAbsolutePath(), Path.of("rk.pem").toAbsolutePath()), c.rpc());
+        assertEquals(new ibex.core.TaskLimits(5, 2048, 4096, 8192), c.limits());
+        assertEquals(new ServerConfig.Scheduler(3, 6, 0), c.scheduler());
         assertEquals(new ServerConfig.Heartbeat("10.1.2.3", 100), c.heartbeat());
         assertEquals("h2 " + Path.of("x/y").toAbsolutePath(), c.db().display());
         assertEquals(1000, c.db().maxOpenConns());
