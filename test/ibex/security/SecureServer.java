@@ -103,6 +103,7 @@ final class SecureServer implements AutoCloseable {
     }
 
     static Path writeConfig(Path dir, Options o) throws IOException {
+        Files.createDirectories(dir);
         Path conf = dir.resolve("server.conf");
         Files.writeString(conf, """
                 [Log]
