@@ -20,10 +20,11 @@ public enum HostStatus {
         // still accepts a late result from its clock: the script really ended that way. A killing
         // host may still finish on its own before the kill lands. Ignored is final for results.
         var results = EnumSet.of(SUCCESS, FAILED, KILLED, KILLFAILED, TIMEOUT);
-        NEXT.put(WAITING, EnumSet.of(RUNNING, CANCELLED, IGNORED, FAILED));
+        NEXT.put(WAITING, EnumSet.of(RUNNING, CANCELLED, IGNORED));
         NEXT.put(RUNNING, union(results, EnumSet.of(KILLING, IGNORED, RUNNING)));
         NEXT.put(KILLING, union(results, EnumSet.of(IGNORED, RUNNING)));
-        NEXT.put(TIMEOUT, EnumSet.of(SUCCESS, FAILED, KILLED, KILLFAILED, KILLING, IGNORED, RUNNING));
+        // The server's backstop timeout may be followed by the agent's own report, a timeout too.
+        NEXT.put(TIMEOUT, EnumSet.of(SUCCESS, FAILED, KILLED, KILLFAILED, TIMEOUT, KILLING, IGNORED, RUNNING));
         for (var done : EnumSet.of(SUCCESS, FAILED, KILLED, KILLFAILED, CANCELLED, IGNORED)) {
             NEXT.put(done, EnumSet.of(RUNNING, IGNORED));
         }

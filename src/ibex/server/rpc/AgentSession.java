@@ -7,6 +7,7 @@ import ibex.core.InvalidTask;
 import ibex.core.Log;
 import ibex.core.TaskSpec;
 import ibex.store.DispatchStore.Result;
+import ibex.store.ProgressStore;
 import ibex.store.StoreException;
 import ibex.wire.Assignments;
 import ibex.wire.ErrorReply;
@@ -17,6 +18,7 @@ import ibex.wire.Greeting;
 import ibex.wire.Handshake;
 import ibex.wire.Heartbeat;
 import ibex.wire.Hello;
+import ibex.wire.LiveText;
 import ibex.wire.Message;
 import ibex.wire.ScriptRequest;
 import ibex.wire.Welcome;
@@ -50,6 +52,8 @@ final class AgentSession {
     private final Set<Long> scriptsSent = new HashSet<>();
     private final AtomicBoolean flushQueued = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once Welcome is written: nothing may be pushed to an agent before its Welcome. */
+    private volatile boolean welcomed;
     private FrameWriter out;
     private String host = "";
     private String agentId = "";
@@ -126,6 +130,7 @@ final class AgentSession {
             hub.present(this, true);
             int beat = hub.settings().heartbeatMs();
             out.write(new Welcome(hub.serverName(), beat));
+            welcomed = true;
             socket.setSoTimeout(Math.max(3000, Frames.MISSED_HEARTBEATS * beat));
             Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
                     + current.size() + " assignment(s))");
@@ -216,6 +221,7 @@ final class AgentSession {
         for (var r : hb.reports()) {
             if (r.status().isResult()) {
                 results.add(new Result(r.taskId(), host, r.clock(), r.status(), r.stdout(), r.stderr()));
+                live.remove(r.taskId());
             }
         }
         var acks = new ArrayList<Assignments.Ack>();
@@ -245,8 +251,85 @@ final class AgentSession {
                 Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());
             }
         }
+        for (var r : hb.reports()) {
+            if (!r.status().isResult()) {
+                liveReport(r);
+            }
+        }
+        writeLive();
         out.write(new Assignments(hb.seq(), acks, current()));
         hub.counters.observeMicros(Counters.Timer.HEARTBEAT, (System.nanoTime() - began) / 1000);
+    }
+
+    /** Live output is written at most this often per connection (the first time at once). */
+    private static final long LIVE_WRITE_NANOS = java.time.Duration.ofSeconds(2).toNanos();
+    /** Live output kept per stream and run; agents keep to their cap (2 MiB at most), this is the backstop. */
+    private static final long LIVE_MAX_BYTES = 8L * 1024 * 1024;
+    /** Running runs' live output on this connection, by task; used by the reading thread only. */
+    private final Map<Long, LiveRun> live = new java.util.HashMap<>();
+    private long liveWritten;
+
+    /** One run's live output: what this connection accepted ({@link LiveText}), what waits to be written. */
+    private static final class LiveRun {
+        final long clock;
+        final LiveText stdout = new LiveText();
+        final LiveText stderr = new LiveText();
+        final StringBuilder stdoutPending = new StringBuilder();
+        final StringBuilder stderrPending = new StringBuilder();
+        boolean replace = true;   // the first write of a connection replaces what an earlier one left
+
+        LiveRun(long clock) {
+            this.clock = clock;
+        }
+    }
+
+    private void liveReport(Heartbeat.Report r) {
+        var run = live.get(r.taskId());
+        if (run == null || run.clock != r.clock()) {
+            run = new LiveRun(r.clock());
+            live.put(r.taskId(), run);
+        }
+        if (run.stdout.end() < LIVE_MAX_BYTES) {
+            run.stdoutPending.append(run.stdout.accept(r.stdoutOffset(), r.stdout()));
+        }
+        if (run.stderr.end() < LIVE_MAX_BYTES) {
+            run.stderrPending.append(run.stderr.accept(r.stderrOffset(), r.stderr()));
+        }
+    }
+
+    /** Writes pending live output if the last write is old enough; kept for the next try if the store fails. */
+    private void writeLive() {
+        long now = System.nanoTime();
+        if (live.isEmpty() || liveWritten != 0 && now - liveWritten < LIVE_WRITE_NANOS) {
+            return;
+        }
+        var writes = new ArrayList<ProgressStore.Write>();
+        var runs = new ArrayList<LiveRun>();
+        synchronized (assignments) {
+            live.keySet().retainAll(assignments.keySet());
+        }
+        for (var e : live.entrySet()) {
+            var run = e.getValue();
+            if (run.replace || !run.stdoutPending.isEmpty() || !run.stderrPending.isEmpty()) {
+                writes.add(new ProgressStore.Write(e.getKey(), host, run.clock, run.replace, run.stdoutPending.toString(),
+                        run.stderrPending.toString()));
+                runs.add(run);
+            }
+        }
+        if (writes.isEmpty()) {
+            return;
+        }
+        try {
+            hub.progress.write(writes);
+            liveWritten = now;
+            for (var run : runs) {
+                run.replace = false;
+                run.stdoutPending.setLength(0);
+                run.stderrPending.setLength(0);
+            }
+        } catch (StoreException e) {
+            Log.warn("rpc", "agent " + host + ": live output not stored, will try again: " + e.getMessage());
+        }
     }
 
     /** Drops a finished run; called with the assignments lock held. */
@@ -310,7 +393,7 @@ final class AgentSession {
 
     /** Sends the inputs of starts this connection has not seen, then the full list. */
     private void flush() throws IOException {
-        if (out == null || closed()) {
+        if (!welcomed || closed()) {
             return;
         }
         var list = current();
