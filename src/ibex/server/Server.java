@@ -15,6 +15,7 @@ import ibex.store.DbSettings;
 import ibex.store.DispatchStore;
 import ibex.store.StatusStore;
 import ibex.store.PinStore;
+import ibex.store.ProgressStore;
 import ibex.store.TaskStore;
 import ibex.wire.Frames;
 import java.io.IOException;
@@ -61,7 +62,7 @@ public final class Server implements AutoCloseable {
         var counters = new Counters();
         Scheduler[] sched = new Scheduler[1];
         hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX, rpc.token()),
-                dispatch, cluster, pins, tasks, () -> sched[0].wake(), clock, counters);
+                dispatch, new ProgressStore(db), cluster, pins, tasks, () -> sched[0].wake(), clock, counters);
         rpcAddress = hub.start(listener);
         gauges(counters, db, hub);
         var s = config.scheduler();

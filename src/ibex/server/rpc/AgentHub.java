@@ -7,6 +7,7 @@ import ibex.core.Log;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
 import ibex.store.PinStore;
+import ibex.store.ProgressStore;
 import ibex.store.StoreException;
 import ibex.store.TaskStore;
 import java.io.IOException;
@@ -46,6 +47,7 @@ public final class AgentHub implements AutoCloseable {
     private final String serverName;
     private final Settings settings;
     final DispatchStore dispatch;
+    final ProgressStore progress;
     final ClusterStore cluster;
     final PinStore pins;
     final Scripts scripts;
@@ -60,11 +62,12 @@ public final class AgentHub implements AutoCloseable {
      * @param resultsStored called after results were stored, so the scheduler can start the next
      *                      hosts of a batch or finish the task without waiting for its tick
      */
-    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ClusterStore cluster, PinStore pins,
-                    TaskStore tasks, Runnable resultsStored, InstantSource clock, Counters counters) {
+    public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ProgressStore progress, ClusterStore cluster,
+                    PinStore pins, TaskStore tasks, Runnable resultsStored, InstantSource clock, Counters counters) {
         this.serverName = serverName;
         this.settings = settings;
         this.dispatch = dispatch;
+        this.progress = progress;
         this.cluster = cluster;
         this.pins = pins;
         this.scripts = new Scripts(tasks);
