@@ -12,6 +12,7 @@ import ibex.wire.FrameWriter;
 import ibex.wire.Frames;
 import ibex.wire.Greeting;
 import ibex.wire.Heartbeat;
+import ibex.wire.LiveText;
 import ibex.wire.Handshake;
 import ibex.wire.Message;
 import ibex.wire.ScriptRequest;
@@ -23,6 +24,7 @@ import java.io.IOException;
 import java.net.Socket;
 import java.security.KeyPair;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -36,11 +38,12 @@ import java.util.concurrent.TimeUnit;
  * {@link MetaDir}, so a restart neither loses a result nor runs a script twice.
  */
 public final class Agent implements AutoCloseable {
-    /** Output kept per stream in a report: head and tail of the file, the rest left out. */
-    static final int OUTPUT_CAP = 1024 * 1024;
-    /** Reports in one heartbeat stay under this many output bytes; the rest go next time. */
-    private static final int REPORT_BUDGET = 6 * 1024 * 1024;
-    private static final Duration KILL_GRACE = Duration.ofSeconds(5);
+    /** Results in one heartbeat stay under this many bytes of output (one always goes); the rest go next time. */
+    private static final long RESULT_BUDGET = 6L * 1024 * 1024;
+    /** Live output in one heartbeat: about this many bytes, less what results took beyond their budget. */
+    private static final long LIVE_BUDGET = 4L * 1024 * 1024;
+    /** How often MetaDir is tidied while connected. */
+    private static final Duration TIDY_EVERY = Duration.ofMinutes(10);
 
     private final AgentConfig config;
     private final String version;
@@ -54,12 +57,15 @@ public final class Agent implements AutoCloseable {
     private volatile Socket socket;
     private volatile FrameWriter out;
     private List<Assignment> assigned = List.of();
+    private boolean assignedKnown;
+    private long lastTidy;
 
     public Agent(AgentConfig config, String version) throws IOException {
         this.config = config;
         this.version = version;
         this.meta = new MetaDir(config.metaDir());
-        this.runner = new Runner(meta, f -> beatNow.release(), KILL_GRACE);
+        this.runner = new Runner(meta, f -> beatNow.release(), Duration.ofMillis(config.task().killGraceMs()),
+                InstantSource.system());
         this.keys = Identity.load(config.metaDir());
         var hb = config.heartbeat();
         this.dialer = new Dialer(hb.caFile() == null ? null : Pem.context(hb.certFile(), hb.keyFile(), hb.caFile()));
@@ -68,7 +74,11 @@ public final class Agent implements AutoCloseable {
     /** Runs until {@link #close}: connect, heartbeat, reconnect with backoff. */
     public void run() throws IOException {
         var agentId = meta.agentId();
-        recover();
+        if (!config.heartbeat().host().equals("$ip")) {
+            // Fails now, with the reason, rather than on every connection.
+            HostName.resolve(config.heartbeat().host(), null);
+        }
+        runner.recover();
         var servers = config.heartbeat().servers();
         int next = 0;
         long backoff = 1000;
@@ -126,13 +136,16 @@ public final class Agent implements AutoCloseable {
         s.setSoTimeout(Frames.MISSED_HEARTBEATS * Math.max(interval, 1000) + 5000);
         synchronized (this) {
             scriptsAsked.clear();
+            assignedKnown = false;
         }
+        var live = new Live(config.task().outputCap());
         Log.info("agent", "connected to " + w.server() + " at " + server + " as host " + host);
         var reader = Thread.ofVirtual().name("ibex-agent-reader").start(() -> readLoop(in));
         try {
             long seq = 0;
             while (running && reader.isAlive()) {
-                out.write(new Heartbeat(++seq, reports()));
+                out.write(new Heartbeat(++seq, reports(live)));
+                tidy();
                 beatNow.tryAcquire(interval, TimeUnit.MILLISECONDS);
                 beatNow.drainPermits();
             }
@@ -174,10 +187,13 @@ public final class Agent implements AutoCloseable {
 
     private void assignments(Assignments a) throws IOException {
         for (var ack : a.acks()) {
-            meta.forget(ack.taskId(), ack.clock());
+            if (!runner.running(ack.taskId(), ack.clock())) {
+                meta.forget(ack.taskId(), ack.clock());
+            }
         }
         synchronized (this) {
             assigned = a.tasks();
+            assignedKnown = true;
         }
         reconcile();
     }
@@ -204,42 +220,59 @@ public final class Agent implements AutoCloseable {
                 case START -> runner.start(meta.readScript(id).orElseThrow(), a.clock());
                 case KILL -> runner.kill(id, a.clock());
                 case KILLED_BEFORE_START -> {
-                    meta.markStarted(id, a.clock());
+                    meta.markStarted(id, a.clock(), System.currentTimeMillis());
                     runner.fail(id, a.clock(), "ibex: killed before it started on this host");
                 }
             }
         }
     }
 
-    /** Every finished run not yet acked, within the frame budget. */
-    private List<Heartbeat.Report> reports() throws IOException {
+    /**
+     * Every result not yet acked (within the budget; the rest go next time), then live output of the
+     * runs still going. A run is reported from its files, so a result that was written while the
+     * agent, the network or the server was down goes out on the next connection, until acked.
+     */
+    private List<Heartbeat.Report> reports(Live live) throws IOException {
         var out = new ArrayList<Heartbeat.Report>();
-        long budget = REPORT_BUDGET;
+        int cap = config.task().outputCap();
+        long used = 0;
         for (var run : meta.runs()) {
             var done = meta.done(run.taskId(), run.clock());
             if (done.isEmpty()) {
                 continue;
             }
-            var stdout = Output.read(meta.stdout(run.taskId(), run.clock()), OUTPUT_CAP);
-            var stderr = Output.read(meta.stderr(run.taskId(), run.clock()), OUTPUT_CAP);
-            budget -= stdout.length() + stderr.length();
-            if (budget < 0 && !out.isEmpty()) {
+            var stdout = Output.read(meta.stdout(run.taskId(), run.clock()), cap);
+            var stderr = Output.read(meta.stderr(run.taskId(), run.clock()), cap);
+            long size = LiveText.utf8Length(stdout) + LiveText.utf8Length(stderr);
+            if (used + size > RESULT_BUDGET && !out.isEmpty()) {
                 break;
             }
+            used += size;
             out.add(new Heartbeat.Report(run.taskId(), run.clock(), done.get().status(), done.get().exitCode(), stdout, stderr));
         }
+        out.addAll(live.next(runner.runningKeys(), meta, LIVE_BUDGET - Math.max(0, used - RESULT_BUDGET)));
         return out;
     }
 
-    /**
-     * After a restart: a run that started but has no result was running when the agent died.
-     * It is never started again; it is reported failed with the reason.
-     */
-    private void recover() throws IOException {
-        for (var run : meta.runs()) {
-            if (meta.done(run.taskId(), run.clock()).isEmpty()) {
-                runner.fail(run.taskId(), run.clock(), "ibex: the agent restarted while this script ran; its result is unknown");
+    /** Now and then, while the assignments are known: removes task directories nobody needs. */
+    private void tidy() {
+        long now = System.currentTimeMillis();
+        Set<Long> keep = new HashSet<>();
+        synchronized (this) {
+            if (!assignedKnown || now - lastTidy < TIDY_EVERY.toMillis()) {
+                return;
             }
+            lastTidy = now;
+            assigned.forEach(a -> keep.add(a.taskId()));
+        }
+        runner.runningKeys().forEach(k -> keep.add(k.taskId()));
+        try {
+            int removed = meta.tidy(keep, Duration.ofHours(config.task().keepHours()), java.time.Instant.ofEpochMilli(now));
+            if (removed > 0) {
+                Log.info("agent", "removed " + removed + " old task director" + (removed == 1 ? "y" : "ies") + " from MetaDir");
+            }
+        } catch (IOException e) {
+            Log.warn("agent", "tidying MetaDir: " + e.getMessage());
         }
     }
 

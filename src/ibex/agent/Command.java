@@ -2,22 +2,44 @@ package ibex.agent;
 
 import com.eclipsesource.json.Json;
 import com.eclipsesource.json.JsonValue;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * The argv that runs a script: never a shell string built from task input. The script leads a
- * session of its own ({@code setsid}, which execs in place, so the pid and exit status are the
- * script's), so a kill reaches every process it started. Another account is entered with
- * {@code setpriv} and a login shell whose command is a constant: the script and its arguments
- * travel as the shell's positional parameters, never as text the shell parses.
+ * The argv that runs a script: never a shell string built from task input. Every run is
+ * <pre>
+ *   setsid /bin/sh -c WRAP  CMD EXIT-FILE ARGS...
+ * </pre>
+ * {@code setsid} execs in place, so the wrapper shell leads a new session and process group whose
+ * id is its pid: a kill reaches every process the script started, and after an agent restart the
+ * session still names them. The wrapper is a constant: it opens the exit file, runs the command in
+ * the foreground (a subshell that execs it) with that file closed, and writes the command's exit
+ * status into it. It survives
+ * a TERM meant for the script (a trapped signal waits for the foreground command), so the status
+ * of a script that handles TERM is still recorded; the trap does not reach the script (exec resets
+ * caught signals). The exit file's path is in the wrapper's argv, which is how a restarted agent
+ * recognises its wrapper among the host's processes.
+ *
+ * <p>Another account is entered with {@code setpriv} and a login shell whose command is a
+ * constant too: the script and its arguments travel as positional parameters, never as text a
+ * shell parses.
  */
 final class Command {
-    /** The fixed command of the login shell: go home as {@code su -} does, then run "$0" "$@". */
-    static final String LOGIN_EXEC = "cd \"$HOME\" 2>/dev/null; exec \"$0\" \"$@\"";
+    /**
+     * The wrapper: "$0" is the command, "$1" the exit file, the rest the command's arguments. The
+     * wrapper's own stderr goes to /dev/null (the shell would print "Terminated" and the like into
+     * the script's stderr); the command gets the real one back, without the wrapper's fds 8 and 9.
+     */
+    static final String WRAP = "exec 9>\"$1\" 8>&2 2>/dev/null; shift; trap : TERM INT HUP; "
+            + "( exec \"$0\" \"$@\" 2>&8 8>&- 9>&- ); echo $? >&9";
+    /** The fixed command of the login shell: go home as {@code su -} does (else to /), then run "$0" "$@". */
+    static final String LOGIN_EXEC = "cd \"$HOME\" 2>/dev/null || cd /; exec \"$0\" \"$@\"";
     private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
 
     private Command() {
@@ -67,7 +89,6 @@ final class Command {
     /** Runs the script as the agent's own user. */
     static List<String> direct(Path script, List<String> args) {
         var cmd = new ArrayList<String>();
-        cmd.add("setsid");
         cmd.add(script.toString());
         cmd.addAll(args);
         return cmd;
@@ -75,10 +96,50 @@ final class Command {
 
     /** Runs the script as {@code account} with its login environment (agent running as root). */
     static List<String> asAccount(Account account, Path script, List<String> args) {
-        var cmd = new ArrayList<String>(List.of("setsid", "setpriv",
+        var cmd = new ArrayList<String>(List.of("/usr/bin/setpriv",
                 "--reuid=" + account.uid(), "--regid=" + account.gid(), "--init-groups", "--reset-env",
                 "/bin/sh", "-l", "-c", LOGIN_EXEC, script.toString()));
         cmd.addAll(args);
         return cmd;
+    }
+
+    /** {@code command} under the wrapper, in a session of its own, its exit status going to {@code exitFile}. */
+    static List<String> wrapped(List<String> command, Path exitFile) {
+        var cmd = new ArrayList<String>(List.of("/usr/bin/setsid", "/bin/sh", "-c", WRAP, command.getFirst(),
+                exitFile.toString()));
+        cmd.addAll(command.subList(1, command.size()));
+        return cmd;
+    }
+
+    /** The exit file named in a wrapper's argv, if {@code argv} is one of our wrappers. */
+    static Optional<String> exitFileOf(List<String> argv) {
+        return argv.size() >= 5 && argv.get(0).equals("/bin/sh") && argv.get(1).equals("-c") && argv.get(2).equals(WRAP)
+                ? Optional.of(argv.get(4)) : Optional.empty();
+    }
+
+    /** The account from the system's user database (NSS, so LDAP accounts work too). */
+    static Optional<Account> lookup(String name) throws IOException {
+        var p = new ProcessBuilder("getent", "passwd", name).redirectErrorStream(true).start();
+        String line;
+        try (var in = p.getInputStream()) {
+            line = new String(in.readNBytes(4096), StandardCharsets.UTF_8).strip();
+        }
+        try {
+            if (p.waitFor() != 0) {
+                return Optional.empty();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+        var f = line.split(":", -1);
+        if (f.length < 7 || !f[0].equals(name)) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new Account(name, Integer.parseInt(f[2]), Integer.parseInt(f[3]), Path.of(f[5])));
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
     }
 }

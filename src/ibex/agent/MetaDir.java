@@ -10,10 +10,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -23,12 +27,18 @@ import java.util.UUID;
  *   &lt;task&gt;/                  mode 0700
  *     script args stdin account timeout   the task's inputs
  *     .write                 written last: the inputs are complete
- *     &lt;clock&gt;.started        written before the script starts: this run must never start again
- *     &lt;clock&gt;.stdout/.stderr the run's output
- *     &lt;clock&gt;.done           "status exitCode", written once the script exited
+ *     &lt;clock&gt;.started        start time (epoch ms), written before the script starts: this run
+ *                            must never start again
+ *     &lt;clock&gt;.stdout/.stderr the run's output, written by the script's processes themselves
+ *     &lt;clock&gt;.exit           created by the wrapper as the script starts; the script's exit
+ *                            status once it exited (see {@link Command})
+ *     &lt;clock&gt;.stop           "kill" or "timeout": the agent began stopping the run
+ *     &lt;clock&gt;.done           "status exitCode": the result, reported until the server acks it
  * </pre>
- * Every file is written to a temporary name and moved into place atomically, so a crash never
- * leaves half a file that is believed. A run's files go when the server acks its result.
+ * The agent's own files are written to a temporary name and moved into place atomically, so a
+ * crash never leaves half a file that is believed. A run's files go when the server acks its
+ * result, a task's directory with its last run; {@link #tidy} removes what the server stopped
+ * assigning without a run (a script pushed, then cancelled) once it is old.
  */
 final class MetaDir {
     private final Path root;
@@ -100,8 +110,65 @@ final class MetaDir {
         return Files.exists(taskDir(taskId).resolve(clock + ".started"));
     }
 
-    void markStarted(long taskId, long clock) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".started"), "", "rw-------");
+    void markStarted(long taskId, long clock, long epochMs) throws IOException {
+        writeAtomic(taskDir(taskId).resolve(clock + ".started"), epochMs + "\n", "rw-------");
+    }
+
+    /** When the run started (epoch ms); the marker's time when it holds none. */
+    long startedAt(long taskId, long clock) throws IOException {
+        var f = taskDir(taskId).resolve(clock + ".started");
+        try {
+            return Long.parseLong(Files.readString(f, StandardCharsets.UTF_8).strip());
+        } catch (NumberFormatException e) {
+            return Files.getLastModifiedTime(f).toMillis();
+        }
+    }
+
+    /** An empty output file only the agent's user can read; the script writes it through its fds. */
+    Path newOutput(Path f) throws IOException {
+        Files.deleteIfExists(f);
+        return Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    Path exitFile(long taskId, long clock) {
+        return taskDir(taskId).resolve(clock + ".exit");
+    }
+
+    /** The script's exit status as the wrapper wrote it; empty while it runs or if nothing was written. */
+    OptionalInt exitStatus(long taskId, long clock) throws IOException {
+        var f = exitFile(taskId, clock);
+        if (!Files.exists(f)) {
+            return OptionalInt.empty();
+        }
+        var text = Files.readString(f, StandardCharsets.ISO_8859_1).strip();
+        try {
+            return text.isEmpty() ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(text));
+        } catch (NumberFormatException e) {
+            return OptionalInt.empty();
+        }
+    }
+
+    /** Records that the agent began stopping a run, so a restarted agent knows why it ended. */
+    void markStop(long taskId, long clock, String why) throws IOException {
+        writeAtomic(taskDir(taskId).resolve(clock + ".stop"), why + "\n", "rw-------");
+    }
+
+    Optional<String> stop(long taskId, long clock) throws IOException {
+        var f = taskDir(taskId).resolve(clock + ".stop");
+        return Files.exists(f) ? Optional.of(Files.readString(f, StandardCharsets.UTF_8).strip()) : Optional.empty();
+    }
+
+    /**
+     * Lets {@code uid} run a task's script and nothing more: the script becomes theirs (mode 0700);
+     * the task directory stays the agent's and may be passed through (0711), not listed; the other
+     * files stay the agent's, mode 0600.
+     */
+    void shareScript(long taskId, int uid) throws IOException {
+        var dir = taskDir(taskId);
+        var owner = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(uid));
+        Files.setOwner(dir.resolve("script"), owner);
+        Files.setPosixFilePermissions(dir.resolve("script"), PosixFilePermissions.fromString("rwx------"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
     }
 
     /** A finished run's status and exit code (-1 when there was none). */
@@ -157,7 +224,7 @@ final class MetaDir {
         if (!Files.isDirectory(dir)) {
             return;
         }
-        for (var suffix : new String[] {".started", ".done", ".stdout", ".stderr"}) {
+        for (var suffix : new String[] {".started", ".exit", ".stop", ".stdout", ".stderr", ".done"}) {
             Files.deleteIfExists(dir.resolve(clock + suffix));
         }
         try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, "*.started")) {
@@ -165,6 +232,41 @@ final class MetaDir {
                 return;
             }
         }
+        deleteTask(dir);
+    }
+
+    /**
+     * Removes task directories that hold no run and whose task is not in {@code keep} (assigned or
+     * running), once nothing in them changed for {@code age}. A directory with a run is left alone:
+     * its result is still to be delivered, or the run is still going.
+     */
+    int tidy(Set<Long> keep, Duration age, Instant now) throws IOException {
+        int removed = 0;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(root)) {
+            for (var dir : tasks) {
+                var id = parseLong(dir.getFileName().toString());
+                if (id.isEmpty() || !Files.isDirectory(dir) || keep.contains(id.getAsLong())) {
+                    continue;
+                }
+                Instant newest = Files.getLastModifiedTime(dir).toInstant();
+                boolean hasRun = false;
+                try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                    for (var f : files) {
+                        hasRun |= f.getFileName().toString().endsWith(".started");
+                        var t = Files.getLastModifiedTime(f).toInstant();
+                        newest = t.isAfter(newest) ? t : newest;
+                    }
+                }
+                if (!hasRun && newest.plus(age).isBefore(now)) {
+                    deleteTask(dir);
+                    removed++;
+                }
+            }
+        }
+        return removed;
+    }
+
+    private static void deleteTask(Path dir) throws IOException {
         try (DirectoryStream<Path> all = Files.newDirectoryStream(dir)) {
             for (var f : all) {
                 Files.deleteIfExists(f);

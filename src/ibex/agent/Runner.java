@@ -8,11 +8,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -20,45 +23,74 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Runs scripts as processes: output straight to files (so memory stays flat whatever a script
- * prints), done when the script itself exits (a background child holding its pipes does not
- * matter: there are no pipes), timeout and kill as TERM to the whole process group, then KILL
- * after a grace period.
+ * Runs scripts as processes, under the wrapper of {@link Command}.
+ * <ul>
+ * <li>Output goes straight to files, so the agent's memory stays flat whatever a script prints.</li>
+ * <li>A run is done when its script exits: the wrapper waits for the script alone, so a background
+ *     child holding stdout does not hold the run, and it is left alone.</li>
+ * <li>Timeout and kill: TERM to the run's process group and to every process of its session or
+ *     below its wrapper, KILL to all of them (found again) after the grace period; the result
+ *     waits until they are gone, and is {@code killfailed} when one outlives KILL.</li>
+ * <li>After an agent restart ({@link #recover}) a run still going is adopted (found by its
+ *     wrapper's argv, verified by start time) and watched, timed and killable as before; a run that
+ *     ended meanwhile is finished from its exit file; only a run whose wrapper vanished without a
+ *     status is reported failed for want of knowledge.</li>
+ * </ul>
+ * This file is over 300 lines because start, stop and adoption share the one {@code Run} state.
  */
 final class Runner {
     /** A run's end, handed to the agent to report. */
     record Finished(long taskId, long clock, MetaDir.Done done) {
     }
 
-    private enum Stop { TIMEOUT, KILL }
+    /** One run: a task and the clock it was started with. */
+    record Key(long taskId, long clock) {
+    }
 
-    private static final class Proc {
-        final Process process;
-        volatile Stop stop;
-        /** The process tree when the stop began: reparented children no longer show as descendants. */
-        volatile List<ProcessHandle> tree = List.of();
+    private enum Stop {
+        TIMEOUT, KILL;
 
-        Proc(Process process) {
-            this.process = process;
+        String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
-    private record Key(long taskId, long clock) {
+    /** A running script: its wrapper and what the agent did to it. */
+    private static final class Run {
+        final Key key;
+        final Procs.Proc wrapper;
+        final Process child;    // null for an adopted run, which is not this JVM's child
+        final int timeoutSeconds;
+        final Set<Procs.Proc> seen = ConcurrentHashMap.newKeySet();
+        volatile Stop stop;
+        volatile long stopNanos;
+
+        Run(Key key, Procs.Proc wrapper, Process child, int timeoutSeconds) {
+            this.key = key;
+            this.wrapper = wrapper;
+            this.child = child;
+            this.timeoutSeconds = timeoutSeconds;
+        }
     }
+
+    /** How long killed processes that are zombies may take to be reaped before the kill counts as done. */
+    private static final Duration REAP_WAIT = Duration.ofSeconds(4);
 
     private final MetaDir meta;
     private final Consumer<Finished> finished;
     private final Duration grace;
+    private final InstantSource clock;
     private final boolean root;
     private final String user;
-    private final Map<Key, Proc> running = new ConcurrentHashMap<>();
+    private final Map<Key, Run> running = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timers =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ibex-timers").daemon().factory());
 
-    Runner(MetaDir meta, Consumer<Finished> finished, Duration grace) {
+    Runner(MetaDir meta, Consumer<Finished> finished, Duration grace, InstantSource clock) {
         this.meta = meta;
         this.finished = finished;
         this.grace = grace;
+        this.clock = clock;
         this.user = System.getProperty("user.name");
         this.root = isRoot();
     }
@@ -67,170 +99,271 @@ final class Runner {
         return running.containsKey(new Key(taskId, clock));
     }
 
-    int runningCount() {
-        return running.size();
+    /** The runs going now, in a stable order. */
+    List<Key> runningKeys() {
+        var keys = new ArrayList<>(running.keySet());
+        keys.sort((a, b) -> a.taskId() != b.taskId() ? Long.compare(a.taskId(), b.taskId()) : Long.compare(a.clock(), b.clock()));
+        return keys;
     }
 
     /**
      * Starts one run. The started marker is written first, so a run is never started twice for
-     * the same clock, even across agent restarts. Failures to start end the run as failed with
-     * the reason in its stderr.
+     * the same clock, even across agent restarts. A run that cannot start ends failed with the
+     * reason in its stderr.
      */
     void start(TaskScript s, long clock) throws IOException {
-        meta.markStarted(s.taskId(), clock);
-        var dir = meta.taskDir(s.taskId());
-        var out = meta.stdout(s.taskId(), clock);
-        var err = meta.stderr(s.taskId(), clock);
-        Files.write(out, new byte[0]);
-        Files.write(err, new byte[0]);
-        List<String> cmd;
-        var account = s.account().strip();
+        meta.markStarted(s.taskId(), clock, this.clock.millis());
+        try {
+            launch(s, clock);
+        } catch (IOException | RuntimeException e) {
+            fail(s.taskId(), clock, "ibex: cannot start the script: " + e.getMessage());
+        }
+    }
+
+    private void launch(TaskScript s, long clock) throws IOException {
+        long id = s.taskId();
+        var dir = meta.taskDir(id);
+        var out = meta.newOutput(meta.stdout(id, clock));
+        var err = meta.newOutput(meta.stderr(id, clock));
+        Files.deleteIfExists(meta.exitFile(id, clock));
         var script = dir.resolve("script");
         var args = Command.args(s.args());
+        var account = s.account().strip();
+        List<String> cmd;
         if (account.isEmpty() || account.equals(user)) {
             cmd = Command.direct(script, args);
         } else if (!root) {
-            fail(s.taskId(), clock, "ibex: cannot run as account '" + account + "': the agent runs as '" + user
+            fail(id, clock, "ibex: cannot run as account '" + account + "': the agent runs as '" + user
                     + "', not root, so it can run scripts only as '" + user + "'");
             return;
         } else if (!Command.validAccountName(account)) {
-            fail(s.taskId(), clock, "ibex: account '" + account + "' is not a valid user name");
+            fail(id, clock, "ibex: account '" + account + "' is not a valid user name");
             return;
         } else {
-            var found = lookup(account);
+            var found = Command.lookup(account);
             if (found.isEmpty()) {
-                fail(s.taskId(), clock, "ibex: account '" + account + "' does not exist on this host");
+                fail(id, clock, "ibex: account '" + account + "' does not exist on this host");
                 return;
             }
-            giveTo(dir, found.get());
+            meta.shareScript(id, found.get().uid());
             cmd = Command.asAccount(found.get(), script, args);
         }
-        var pb = new ProcessBuilder(cmd)
+        var p = new ProcessBuilder(Command.wrapped(cmd, meta.exitFile(id, clock)))
                 .redirectInput(dir.resolve("stdin").toFile())
-                .redirectOutput(out.toFile())
-                .redirectError(err.toFile())
-                .directory(Path.of(System.getProperty("user.home")).toFile());
-        Process p;
-        try {
-            p = pb.start();
-        } catch (IOException e) {
-            fail(s.taskId(), clock, "ibex: cannot start the script: " + e.getMessage());
-            return;
-        }
-        var key = new Key(s.taskId(), clock);
-        var proc = new Proc(p);
-        running.put(key, proc);
-        Log.info("agent", "task " + s.taskId() + " clock " + clock + ": started pid " + p.pid()
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
+                .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
+                .directory(Path.of(System.getProperty("user.home")).toFile())
+                .start();
+        // The child exists until this JVM reaps it, so its start time can be read now.
+        var wrapper = Procs.read(p.pid()).orElse(new Procs.Proc(p.pid(), 0, p.pid(), p.pid(), 'R', -1));
+        var run = new Run(new Key(id, clock), wrapper, p, s.timeoutSeconds());
+        running.put(run.key, run);
+        Log.info("agent", "task " + id + " clock " + clock + ": started pid " + p.pid()
                 + (account.isEmpty() ? "" : " as " + account));
         if (s.timeoutSeconds() > 0) {
-            timers.schedule(() -> stop(proc, Stop.TIMEOUT), s.timeoutSeconds(), TimeUnit.SECONDS);
+            timers.schedule(() -> stop(run, Stop.TIMEOUT, false), s.timeoutSeconds(), TimeUnit.SECONDS);
         }
-        Thread.ofVirtual().name("ibex-wait-" + s.taskId()).start(() -> waitFor(key, proc, s.timeoutSeconds()));
+        Thread.ofVirtual().name("ibex-run-" + id).start(() -> watch(run));
     }
 
-    /** Kills a run: TERM to its process group and descendants, KILL after the grace period. */
+    /** Kills a run: TERM now, KILL after the grace period. */
     void kill(long taskId, long clock) {
-        var proc = running.get(new Key(taskId, clock));
-        if (proc == null) {
+        var run = running.get(new Key(taskId, clock));
+        if (run == null) {
             Log.info("agent", "task " + taskId + " clock " + clock + ": kill asked, but it is not running here");
             return;
         }
-        stop(proc, Stop.KILL);
+        stop(run, Stop.KILL, false);
     }
 
-    private void stop(Proc proc, Stop why) {
-        if (proc.stop != null || !proc.process.isAlive()) {
-            return;
-        }
-        proc.stop = why;
-        proc.tree = proc.process.descendants().toList();
-        signal(proc.process, proc.tree, false);
-        timers.schedule(() -> {
-            if (proc.process.isAlive() || proc.tree.stream().anyMatch(ProcessHandle::isAlive)) {
-                signal(proc.process, proc.tree, true);
+    /** Starts stopping a run (or, after a restart, carries on with a stop the last agent began). */
+    private void stop(Run run, Stop why, boolean resume) {
+        synchronized (run) {
+            if (run.stop != null && !resume) {
+                return;
             }
+            run.stop = why;
+            run.stopNanos = System.nanoTime();
+        }
+        try {
+            meta.markStop(run.key.taskId(), run.key.clock(), why.word());
+        } catch (IOException e) {
+            Log.warn("agent", "task " + run.key.taskId() + ": cannot record the " + why.word() + ": " + e.getMessage());
+        }
+        var tree = Procs.tree(run.wrapper.pid());
+        run.seen.addAll(tree);
+        Log.info("agent", "task " + run.key.taskId() + " clock " + run.key.clock() + ": " + why.word() + ", TERM to "
+                + tree.size() + " process(es)");
+        Procs.signal("TERM", run.wrapper.pid(), tree);
+        timers.schedule(() -> {
+            var all = new ArrayList<>(Procs.tree(run.wrapper.pid()));
+            run.seen.addAll(all);
+            all.addAll(run.seen);
+            Procs.signal("KILL", run.wrapper.pid(), all);
         }, grace.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Signals the script's process group (it leads one) and any descendant that left it. */
-    private static void signal(Process p, List<ProcessHandle> descendants, boolean force) {
+    /** Waits for the wrapper to end, then records the result. */
+    private void watch(Run run) {
+        int wrapperCode = -1;
+        MetaDir.Done done = null;
         try {
-            new ProcessBuilder("kill", force ? "-KILL" : "-TERM", "--", "-" + p.pid())
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
-        } catch (IOException e) {
-            Log.warn("agent", "kill of process group " + p.pid() + " failed: " + e.getMessage());
+            if (run.child != null) {
+                wrapperCode = waitUninterrupted(run.child);
+            } else {
+                while (Procs.alive(run.wrapper)) {
+                    Thread.sleep(200);
+                }
+            }
+            var survivors = run.stop == null ? List.<Procs.Proc>of() : awaitGone(run);
+            done = complete(run.key, meta.exitStatus(run.key.taskId(), run.key.clock()), run.stop, run.timeoutSeconds,
+                    survivors, wrapperCode);
+        } catch (IOException | RuntimeException e) {
+            Log.error("agent", "task " + run.key.taskId() + ": cannot record the result", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            running.remove(run.key);
         }
-        for (var d : descendants) {
-            if (force) {
-                d.destroyForcibly();
-            } else {
-                d.destroy();
-            }
-        }
-        if (force) {
-            p.destroyForcibly();
-        } else {
-            p.destroy();
+        if (done != null) {
+            finished.accept(new Finished(run.key.taskId(), run.key.clock(), done));
         }
     }
 
-    private void waitFor(Key key, Proc proc, int timeoutSeconds) {
-        int code;
-        try {
-            code = proc.process.waitFor();
-        } catch (InterruptedException e) {
-            return;
+    private static int waitUninterrupted(Process p) {
+        while (true) {
+            try {
+                return p.waitFor();
+            } catch (InterruptedException e) {
+                // Only closing the JVM interrupts this thread; keep waiting until then.
+            }
         }
-        var stop = proc.stop;
+    }
+
+    /**
+     * After a stop: waits for every process the stop saw (and the session) to go; what outlives KILL
+     * is returned. Dead processes are also given a few seconds to be reaped, so that "killed" means
+     * gone from the process table (an orphan is reaped by init, which some containers do slowly).
+     */
+    private List<Procs.Proc> awaitGone(Run run) throws InterruptedException {
+        long deadline = run.stopNanos + grace.toNanos() + Duration.ofSeconds(2).toNanos();
+        long reapDeadline = Long.MAX_VALUE;
+        while (true) {
+            var alive = new ArrayList<>(Procs.tree(run.wrapper.pid()));
+            run.seen.stream().filter(Procs::alive).filter(p -> !alive.contains(p)).forEach(alive::add);
+            long now = System.nanoTime();
+            if (!alive.isEmpty()) {
+                if (now > deadline) {
+                    return alive;
+                }
+            } else if (run.seen.stream().noneMatch(Procs::present)) {
+                return alive;
+            } else {
+                reapDeadline = Math.min(reapDeadline, now + REAP_WAIT.toNanos());
+                if (now > reapDeadline) {
+                    return alive;
+                }
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Writes a run's result: the status from why it ended and its exit status, a note where users read. */
+    private MetaDir.Done complete(Key key, OptionalInt code, Stop stop, int timeoutSeconds, List<Procs.Proc> survivors,
+                                  int wrapperCode) throws IOException {
         HostStatus status;
         String note;
+        var pids = survivors.stream().map(p -> Long.toString(p.pid())).toList();
         if (stop == Stop.TIMEOUT) {
             status = HostStatus.TIMEOUT;
-            note = "ibex: timed out after " + timeoutSeconds + " s; the script's processes were killed";
+            note = "ibex: timed out after " + timeoutSeconds + " s; the script's processes were killed"
+                    + (pids.isEmpty() ? "" : ", but pids " + String.join(" ", pids) + " outlived KILL");
         } else if (stop == Stop.KILL) {
-            boolean survivors = survivors(proc);
-            status = survivors ? HostStatus.KILLFAILED : HostStatus.KILLED;
-            note = survivors ? "ibex: kill asked; some of the script's processes survived" : "ibex: killed on request";
-        } else if (code == 0) {
+            status = pids.isEmpty() ? HostStatus.KILLED : HostStatus.KILLFAILED;
+            note = pids.isEmpty() ? "ibex: killed on request" : "ibex: kill asked; pids " + String.join(" ", pids) + " outlived KILL";
+        } else if (code.isEmpty()) {
+            status = HostStatus.FAILED;
+            note = "ibex: the script's exit status is unknown: its wrapper process ended"
+                    + (wrapperCode > 128 ? " by signal " + (wrapperCode - 128) : " without writing it");
+        } else if (code.getAsInt() == 0) {
             status = HostStatus.SUCCESS;
             note = null;
         } else {
+            int c = code.getAsInt();
             status = HostStatus.FAILED;
-            note = code > 128 && code < 160 ? "ibex: the script was killed by signal " + (code - 128)
-                    : "ibex: exit status " + code;
+            note = c > 128 && c < 160 ? "ibex: the script was killed by signal " + (c - 128) : "ibex: exit status " + c;
         }
-        try {
-            if (note != null) {
-                appendNote(meta.stderr(key.taskId(), key.clock()), note);
-            }
-            meta.markDone(key.taskId(), key.clock(), new MetaDir.Done(status, code));
-        } catch (IOException e) {
-            Log.error("agent", "task " + key.taskId() + ": cannot record the result", e);
+        if (note != null) {
+            appendNote(meta.stderr(key.taskId(), key.clock()), note);
         }
-        running.remove(key);
-        Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": " + status + " (exit " + code + ")");
-        finished.accept(new Finished(key.taskId(), key.clock(), new MetaDir.Done(status, code)));
+        var done = new MetaDir.Done(status, code.orElse(-1));
+        meta.markDone(key.taskId(), key.clock(), done);
+        Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": " + status + " (exit " + code.orElse(-1) + ")");
+        return done;
     }
 
-    /** Waits out the grace period for the tree a kill saw; true when something still lives. */
-    private boolean survivors(Proc proc) {
-        long deadline = System.nanoTime() + grace.toNanos() + 2_000_000_000L;
-        while (proc.tree.stream().anyMatch(ProcessHandle::isAlive)) {
-            if (System.nanoTime() > deadline) {
-                return true;
+    /**
+     * After a restart, before the first connection: every run that started and has no result was
+     * going when the last agent stopped. Never started again; adopted, finished or failed.
+     */
+    void recover() throws IOException {
+        Map<String, Procs.Proc> wrappers = null;
+        for (var r : meta.runs()) {
+            var key = new Key(r.taskId(), r.clock());
+            if (meta.done(key.taskId(), key.clock()).isPresent() || running.containsKey(key)) {
+                continue;
             }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                return true;
+            if (wrappers == null) {
+                wrappers = wrappers();
+            }
+            var exitFile = meta.exitFile(key.taskId(), key.clock());
+            var wrapper = wrappers.get(exitFile.toString());
+            int timeout = meta.readScript(key.taskId()).map(TaskScript::timeoutSeconds).orElse(0);
+            var stop = meta.stop(key.taskId(), key.clock()).map(w -> w.equals("timeout") ? Stop.TIMEOUT : Stop.KILL);
+            if (wrapper != null) {
+                adopt(key, wrapper, timeout, stop.orElse(null));
+            } else if (meta.exitStatus(key.taskId(), key.clock()).isPresent()) {
+                complete(key, meta.exitStatus(key.taskId(), key.clock()), stop.orElse(null), timeout, List.of(), -1);
+                Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": ended while the agent was away");
+            } else if (Files.exists(exitFile)) {
+                fail(key.taskId(), key.clock(), "ibex: the agent restarted while this script ran, and its exit status"
+                        + " was never written (its wrapper was killed); the result is unknown");
+            } else {
+                fail(key.taskId(), key.clock(), "ibex: the agent stopped while starting this script; it did not run");
             }
         }
-        return false;
     }
 
-    /** Ends a run that could not start, with the reason where users read it. */
+    /** Our wrappers alive on this host, by the exit file in their argv. */
+    private static Map<String, Procs.Proc> wrappers() {
+        var out = new HashMap<String, Procs.Proc>();
+        for (var p : Procs.all()) {
+            if (!p.exited() && p.sid() == p.pid()) {
+                var exitFile = Command.exitFileOf(Procs.cmdline(p.pid()));
+                // The argv was read after the start time: if the process is still that one, it is ours.
+                if (exitFile.isPresent() && Procs.alive(p)) {
+                    out.put(exitFile.get(), p);
+                }
+            }
+        }
+        return out;
+    }
+
+    private void adopt(Key key, Procs.Proc wrapper, int timeoutSeconds, Stop stop) throws IOException {
+        var run = new Run(key, wrapper, null, timeoutSeconds);
+        running.put(key, run);
+        Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": still running after the restart as pid "
+                + wrapper.pid() + "; adopted");
+        if (stop != null) {
+            stop(run, stop, true);
+        } else if (timeoutSeconds > 0) {
+            long left = meta.startedAt(key.taskId(), key.clock()) + timeoutSeconds * 1000L - clock.millis();
+            timers.schedule(() -> stop(run, Stop.TIMEOUT, false), Math.max(0, left), TimeUnit.MILLISECONDS);
+        }
+        Thread.ofVirtual().name("ibex-run-" + key.taskId()).start(() -> watch(run));
+    }
+
+    /** Ends a run that could not start (or whose end cannot be known), with the reason where users read it. */
     void fail(long taskId, long clock, String reason) throws IOException {
         appendNote(meta.stderr(taskId, clock), reason);
         var done = new MetaDir.Done(HostStatus.FAILED, -1);
@@ -246,42 +379,8 @@ final class Runner {
     }
 
     private static boolean endsWithNewline(Path f) throws IOException {
-        try (var ch = Files.newByteChannel(f)) {
-            ch.position(ch.size() - 1);
-            var b = java.nio.ByteBuffer.allocate(1);
-            ch.read(b);
-            return b.get(0) == '\n';
-        }
-    }
-
-    /** The account from the system's user database (NSS, so LDAP accounts work too). */
-    private static Optional<Command.Account> lookup(String name) throws IOException {
-        var p = new ProcessBuilder("getent", "passwd", name).redirectErrorStream(true).start();
-        String line;
-        try (var in = p.getInputStream()) {
-            line = new String(in.readNBytes(4096), StandardCharsets.UTF_8).strip();
-        }
-        try {
-            if (p.waitFor() != 0) {
-                return Optional.empty();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Optional.empty();
-        }
-        var f = line.split(":", -1);
-        if (f.length < 7 || !f[0].equals(name)) {
-            return Optional.empty();
-        }
-        return Optional.of(new Command.Account(name, Integer.parseInt(f[2]), Integer.parseInt(f[3]), Path.of(f[5])));
-    }
-
-    /** The task directory and script belong to the account that runs them, and to nobody else. */
-    private static void giveTo(Path dir, Command.Account a) throws IOException {
-        UserPrincipalLookupService users = dir.getFileSystem().getUserPrincipalLookupService();
-        var owner = users.lookupPrincipalByName(Integer.toString(a.uid()));
-        Files.setOwner(dir, owner);
-        Files.setOwner(dir.resolve("script"), owner);
+        var last = Output.read(f, Files.size(f) - 1, 1);
+        return last.length == 1 && last[0] == '\n';
     }
 
     private static boolean isRoot() {

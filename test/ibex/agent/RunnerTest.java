@@ -1,0 +1,297 @@
+package ibex.agent;
+
+import static ibex.agent.Harness.pids;
+import static ibex.agent.Harness.running;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ibex.core.HostStatus;
+import ibex.wire.TaskScript;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Real scripts through {@link Runner}, no server: exit statuses, a run that leaves a daemon, kill
+ * and timeout of process trees (grandchildren, TERM traps), adoption after a restart.
+ */
+class RunnerTest {
+    private static final Duration GRACE = Duration.ofMillis(700);
+
+    private Path dir;
+    private MetaDir meta;
+    private final LinkedBlockingQueue<Runner.Finished> finished = new LinkedBlockingQueue<>();
+    private Runner runner;
+    private final List<Long> leftovers = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("ibex-runner-");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        meta = new MetaDir(dir.resolve("meta"));
+        runner = new Runner(meta, finished::add, GRACE, InstantSource.system());
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        runner.close();
+        Harness.killAll(leftovers);
+        try (var paths = Files.walk(dir)) {
+            for (var p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private void start(long id, String script, int timeout) throws IOException {
+        start(id, script, "", "", timeout);
+    }
+
+    private void start(long id, String script, String args, String account, int timeout) throws IOException {
+        var s = new TaskScript(id, script, args, "", account, timeout);
+        meta.writeScript(s);
+        runner.start(s, 1);
+    }
+
+    private MetaDir.Done await(long id) throws InterruptedException {
+        var f = finished.poll(20, TimeUnit.SECONDS);
+        if (f == null) {
+            fail("task " + id + " did not finish in 20 s");
+        }
+        assertEquals(id, f.taskId());
+        return f.done();
+    }
+
+    private String stdout(long id) throws IOException {
+        return Files.readString(meta.stdout(id, 1));
+    }
+
+    private String stderr(long id) throws IOException {
+        return Files.readString(meta.stderr(id, 1));
+    }
+
+    private Path file(String name) {
+        return dir.resolve(name);
+    }
+
+    @Test
+    void exitStatuses_becomeSuccessFailedAndTheSignalNote() throws Exception {
+        start(1, "#!/bin/sh\necho out; echo err >&2\n", 0);
+        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), await(1));
+        assertEquals("out\n", stdout(1));
+        assertEquals("err\n", stderr(1));
+        start(2, "#!/bin/sh\nprintf partial\nexit 3\n", 0);
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, 3), await(2));
+        assertEquals("ibex: exit status 3\n", stderr(2));
+        start(3, "#!/bin/sh\nkill -USR1 $$\n", 0);
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, 138), await(3));
+        assertEquals("ibex: the script was killed by signal 10\n", stderr(3));
+        assertFalse(runner.running(1, 1));
+    }
+
+    @Test
+    void backgroundChildHoldingOutput_runIsDoneWhenTheScriptExits_andTheChildLivesOn() throws Exception {
+        var pidFile = file("daemon.pid");
+        long began = System.nanoTime();
+        start(4, "#!/bin/sh\n(trap '' HUP; sleep 60; echo late) &\necho $! > " + pidFile + "\necho started\n", 0);
+        var done = await(4);
+        long took = (System.nanoTime() - began) / 1_000_000;
+        var daemon = pids(pidFile);
+        leftovers.addAll(daemon);
+        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), done);
+        assertTrue(took < 5000, "done when the script exited, not when its child did: " + took + " ms");
+        assertEquals("started\n", stdout(4));
+        Thread.sleep(300);
+        assertTrue(running(daemon.getFirst()), "the background child is left alone");
+    }
+
+    /**
+     * A script that starts a child with a grandchild, and a child in a session of its own with a
+     * grandchild; each of the five processes writes its pid. With {@code trapTerm} all of them
+     * ignore TERM (an ignored signal stays ignored across fork and exec).
+     */
+    private static String tree(Path pids, boolean trapTerm) {
+        return "#!/bin/sh\nP=" + pids + "\n" + (trapTerm ? "trap '' TERM\n" : "")
+                + "echo $$ >> \"$P\"\n"
+                + "sh -c 'echo $$ >> \"$0\"; sleep 60 & echo $! >> \"$0\"; wait' \"$P\" &\n"
+                + "setsid sh -c 'echo $$ >> \"$0\"; sleep 60 & echo $! >> \"$0\"; wait' \"$P\" &\n"
+                + "wait\n";
+    }
+
+    private List<Long> awaitPids(Path f, int n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(f) || pids(f).size() < n) {
+            if (System.nanoTime() > deadline) {
+                fail("the script did not write " + n + " pids");
+            }
+            Thread.sleep(20);
+        }
+        var list = pids(f);
+        leftovers.addAll(list);
+        return list;
+    }
+
+    @Test
+    void kill_reachesChildrenGrandchildrenAndThoseInANewSession_allPidsGone() throws Exception {
+        var pidFile = file("tree.pids");
+        start(5, tree(pidFile, false), 0);
+        var pids = awaitPids(pidFile, 5);
+        pids.forEach(p -> assertTrue(running(p), "pid " + p + " runs before the kill"));
+        runner.kill(5, 1);
+        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), await(5), "TERM was enough: the script's status is 128 + 15");
+        for (var p : pids) {
+            assertFalse(running(p), "pid " + p + " is gone after the kill");
+        }
+        assertTrue(stderr(5).endsWith("ibex: killed on request\n"), stderr(5));
+    }
+
+    @Test
+    void kill_ofProcessesThatIgnoreTerm_escalatesToKillAfterTheGrace_allPidsGone() throws Exception {
+        var pidFile = file("trap.pids");
+        start(6, tree(pidFile, true), 0);
+        var pids = awaitPids(pidFile, 5);
+        long began = System.nanoTime();
+        runner.kill(6, 1);
+        assertEquals(new MetaDir.Done(HostStatus.KILLED, -1), await(6), "KILL took the wrapper too: no status written");
+        long took = (System.nanoTime() - began) / 1_000_000;
+        assertTrue(took >= GRACE.toMillis(), "KILL came after the grace, took " + took + " ms");
+        for (var p : pids) {
+            assertFalse(running(p), "pid " + p + " is gone after the kill");
+        }
+    }
+
+    @Test
+    void timeout_killsTheWholeTree_andSaysSo() throws Exception {
+        var pidFile = file("timeout.pids");
+        start(7, tree(pidFile, true), 1);
+        var pids = awaitPids(pidFile, 5);
+        var done = await(7);
+        assertEquals(HostStatus.TIMEOUT, done.status());
+        for (var p : pids) {
+            assertFalse(running(p), "pid " + p + " is gone after the timeout");
+        }
+        assertTrue(stderr(7).endsWith("ibex: timed out after 1 s; the script's processes were killed\n"), stderr(7));
+    }
+
+    @Test
+    void hostileArguments_reachTheScriptVerbatim_andNoShellParsesThem() throws Exception {
+        var marker = file("pwned");
+        var args = List.of("; touch " + marker, "$(touch " + marker + ")", "`touch " + marker + "`", "a'b\"c", "line\nbreak",
+                "  spaced  ", "");
+        start(8, "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>' \"$a\"; done\n",
+                com.eclipsesource.json.Json.array(args.toArray(String[]::new)).toString(), "", 0);
+        assertEquals(HostStatus.SUCCESS, await(8).status());
+        var expected = new StringBuilder();
+        args.forEach(a -> expected.append('<').append(a).append('>'));
+        assertEquals(expected.toString(), stdout(8));
+        assertFalse(Files.exists(marker));
+    }
+
+    @Test
+    void outputFiles_areReadableByTheAgentOnly() throws Exception {
+        start(9, "#!/bin/sh\necho secret\n", 0);
+        await(9);
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.stdout(9, 1))));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.stderr(9, 1))));
+    }
+
+    // ---- after a restart ---------------------------------------------------------------------------
+
+    /** What an agent that died leaves: the script, the started marker, maybe an exit file and a stop. */
+    private void journal(long id, String exit, String stop) throws IOException {
+        meta.writeScript(new TaskScript(id, "#!/bin/sh\n", "", "", "", 0));
+        meta.markStarted(id, 1, System.currentTimeMillis());
+        Files.writeString(meta.stderr(id, 1), "");
+        if (exit != null) {
+            Files.writeString(meta.exitFile(id, 1), exit);
+        }
+        if (stop != null) {
+            meta.markStop(id, 1, stop);
+        }
+    }
+
+    @Test
+    void recover_runThatEndedWhileTheAgentWasAway_isFinishedFromItsExitFile() throws Exception {
+        journal(10, "0\n", null);
+        journal(11, "3\n", null);
+        journal(12, "143\n", "kill");
+        journal(13, "143\n", "timeout");
+        runner.recover();
+        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), meta.done(10, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, 3), meta.done(11, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), meta.done(12, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.TIMEOUT, 143), meta.done(13, 1).orElseThrow());
+    }
+
+    @Test
+    void recover_withNothingToKnow_failsAndSaysWhy() throws Exception {
+        journal(14, "", null);      // the wrapper started the script, then vanished without a status
+        journal(15, null, null);    // the agent died before the wrapper started
+        runner.recover();
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), meta.done(14, 1).orElseThrow());
+        assertTrue(stderr(14).contains("the agent restarted while this script ran"), stderr(14));
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), meta.done(15, 1).orElseThrow());
+        assertTrue(stderr(15).contains("it did not run"), stderr(15));
+    }
+
+    /** Starts a run the way a previous agent did, outside this runner: a wrapper process of our own. */
+    private Process orphanRun(long id, String script, int timeout) throws IOException {
+        var s = new TaskScript(id, script, "", "", "", timeout);
+        meta.writeScript(s);
+        meta.markStarted(id, 1, System.currentTimeMillis());
+        var cmd = Command.wrapped(Command.direct(meta.taskDir(id).resolve("script"), List.of()), meta.exitFile(id, 1));
+        return new ProcessBuilder(cmd).redirectOutput(meta.newOutput(meta.stdout(id, 1)).toFile())
+                .redirectError(meta.newOutput(meta.stderr(id, 1)).toFile()).start();
+    }
+
+    @Test
+    void recover_runStillGoing_isAdopted_andItsRealResultRecorded() throws Exception {
+        var counter = file("count");
+        var p = orphanRun(16, "#!/bin/sh\necho run >> " + counter + "\nsleep 1\necho finished\nexit 4\n", 0);
+        Harness.awaitTrue(Duration.ofSeconds(5), "the script to start", () -> Files.exists(counter));
+        runner.recover();
+        assertTrue(runner.running(16, 1), "adopted");
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, 4), await(16));
+        assertEquals("finished\n", stdout(16));
+        assertEquals(List.of("run"), Files.readAllLines(counter), "never run twice");
+        p.waitFor();
+    }
+
+    @Test
+    void recover_adoptedRun_canBeKilled_andItsTreeIsGone() throws Exception {
+        var pidFile = file("adopted.pids");
+        var p = orphanRun(17, tree(pidFile, true), 0);
+        var pids = awaitPids(pidFile, 5);
+        runner.recover();
+        runner.kill(17, 1);
+        assertEquals(HostStatus.KILLED, await(17).status());
+        for (var pid : pids) {
+            assertFalse(running(pid), "pid " + pid + " is gone after the kill");
+        }
+        p.waitFor();
+    }
+
+    @Test
+    void recover_adoptedRun_stillTimesOutFromItsStartTime() throws Exception {
+        var p = orphanRun(18, "#!/bin/sh\ntrap '' TERM\nsleep 60\n", 1);
+        Thread.sleep(300);
+        long began = System.nanoTime();
+        runner.recover();
+        assertEquals(HostStatus.TIMEOUT, await(18).status());
+        long took = (System.nanoTime() - began) / 1_000_000;
+        assertTrue(took < 1000 + GRACE.toMillis() + 1500, "the timeout counted from the start, took " + took + " ms");
+        p.waitFor();
+    }
+}
