@@ -20,7 +20,6 @@ import java.security.KeyPair;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -290,10 +289,5 @@ class AgentAuthTest {
             return i;
         }
         return -1;
-    }
-
-    @SuppressWarnings("unused")
-    private static String hex(byte[] b) {
-        return HexFormat.of().formatHex(b);
     }
 }
