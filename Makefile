@@ -112,6 +112,17 @@ TEST_CP := $(B)/test-classes:$(B)/classes:$(JUNIT_JAR):$(JSON_JAR):$(H2_JAR):$(M
 test: bin/ibex $(B)/test.stamp check-deps
 	@JAVA=$(JAVA) sh src/build/run-tests.sh "$(TEST_CP)" $(abspath bin/ibex) $(TESTS)
 
+# The fuzz tests with many more iterations than in `make test` (FUZZ_ITERATIONS each; the wire codec
+# fuzz gets 50 times that): wire codec, TOML reader, handshake against a real agent port, the API.
+# FUZZ_SEED=N varies the seed (default: each test's fixed seed); a failure prints the seed it used.
+FUZZ_ITERATIONS ?= 20000
+FUZZ_SEED ?=
+
+fuzz: bin/ibex $(B)/test.stamp
+	$(JAVA) -cp "$(TEST_CP)" ibex.wire.WireFuzzTest $(or $(FUZZ_SEED),20260125) $$(( $(FUZZ_ITERATIONS) * 50 ))
+	@IBEX_TEST_OPTS="-Dibex.fuzz.iterations=$(FUZZ_ITERATIONS) $(if $(FUZZ_SEED),-Dibex.fuzz.seed=$(FUZZ_SEED))" \
+	  JAVA=$(JAVA) sh src/build/run-tests.sh "$(TEST_CP)" $(abspath bin/ibex) Fuzz
+
 run: bin/ibex
 	@sh src/build/run-local.sh
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import ibex.config.ConfigException;
 import ibex.config.ServerConfig;
@@ -127,5 +128,25 @@ class SafeDefaultsTest {
         assertEquals(1, p.exitValue(), out);
         assertContains(out, conf + ":2: [HTTP] Host is \"0.0.0.0\"");
         assertFalse(out.contains("server ready"), out);
+    }
+
+    // BUG: with DBType absent (the default is h2) or "h2", a MySQL DSN with a password is taken as an
+    // h2 file path: ServerConfig.Db.display() (logged at start as "store ...") and toString show the
+    // password, and the server creates an H2 file whose path contains it. Expected: a ConfigException
+    // at the DSN line saying it looks like a MySQL DSN while DBType is h2, without the password.
+    @Test
+    void aMysqlDsnWithAPassword_underTheDefaultH2Type_isRefused_withoutShowingThePassword() throws IOException {
+        String pw = "DbSecret-999-q";
+        for (var db : List.of("[DB]\nDSN = \"ibex:" + pw + "@tcp(127.0.0.1:3306)/ibex\"\n",
+                "[DB]\nDBType = \"h2\"\nDSN = \"ibex:" + pw + "@tcp(db:3306)/ibex?charset=utf8mb4\"\n")) {
+            var file = write(db);
+            try {
+                var c = ServerConfig.load(file);
+                fail("loaded as " + c.db().display() + " (" + c.db() + ")");
+            } catch (ConfigException e) {
+                assertTrue(!e.getMessage().contains(pw), e.getMessage());
+                SecureServer.assertContains(e.getMessage(), "DSN");
+            }
+        }
     }
 }
