@@ -272,6 +272,11 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
         }
 
         private static Db h2(Bind.Section db, String dsn, int pool) {
+            // An original ibex file names its MySQL DSN but not DBType (its default was mysql):
+            // taken as a path it would make an H2 file named after the password, and log it.
+            if (dsn.contains("@tcp(") || dsn.contains("@unix(") || dsn.startsWith("jdbc:mysql:")) {
+                throw db.error("DSN", "looks like a MySQL DSN, but DBType is h2 (the default): set DBType = \"mysql\" in [DB]");
+            }
             if (dsn.startsWith("jdbc:")) {
                 if (!dsn.startsWith("jdbc:h2:")) {
                     throw db.error("DSN", "for h2 must be a file path or a jdbc:h2: URL");

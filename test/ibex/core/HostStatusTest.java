@@ -34,13 +34,11 @@ class HostStatusTest {
     private static final List<HostStatus> COLUMNS = List.of(HostStatus.values());
     private static final Map<HostStatus, String[]> TABLE = Map.of(
             //                                   WAITING RUNNING KILLING SUCCESS FAILED KILLED KILLFAILED TIMEOUT CANCELLED IGNORED
-            // BUG: HostStatus allows waiting → failed, which no write makes (the no-agent failure
-            // is given to a running run: DispatchStore.giveUp matches status running/killing only).
+            // No waiting → failed: the no-agent failure is given to a dispatched (running) run.
             HostStatus.WAITING,    new String[] {o, X, o, o, o, o, o, o, X, X},
             HostStatus.RUNNING,    new String[] {o, X, X, X, X, X, X, X, o, X},
             HostStatus.KILLING,    new String[] {o, X, o, X, X, X, X, X, o, X},
-            // BUG: HostStatus refuses timeout → timeout, but DispatchStore.record stores an agent's
-            // late "timeout" report over a server-side timeout (status IN running, killing, timeout).
+            // timeout → timeout: an agent's late "timeout" report lands over a server-side timeout.
             HostStatus.TIMEOUT,    new String[] {o, X, X, X, X, X, X, X, o, X},
             HostStatus.SUCCESS,    new String[] {o, X, o, o, o, o, o, o, o, X},
             HostStatus.FAILED,     new String[] {o, X, o, o, o, o, o, o, o, X},

@@ -164,10 +164,8 @@ class LimitsTest {
         }
     }
 
-    // BUG: the hello timeout is a read timeout (SO_TIMEOUT), renewed by every byte; a client that
-    // drips one byte of its Hello every second holds the connection (and its virtual thread) for as
-    // long as it likes. Issue 5 §4: "handshake time (a half-open connection is dropped after a few
-    // seconds)". Expected: the whole handshake bounded by Frames.HELLO_TIMEOUT_MS.
+    // A read timeout alone is renewed by every byte: a client dripping its Hello one byte a second
+    // would hold the connection as long as it liked. The whole handshake is bounded instead.
     @Test
     void aClientDrippingItsHelloOneByteASecond_isDroppedWithinTheHandshakeTime() throws IOException {
         try (var a = RawAgent.connect(dflt.rpc())) {
@@ -208,9 +206,8 @@ class LimitsTest {
         assertEquals(200, dflt.get("/ping").status());
     }
 
-    // BUG: agent_key.agent_id is varchar(64) but the Hello's agentId is not checked; an agent with
-    // the token and a longer agentId makes the pin INSERT fail and gets ErrorReply INTERNAL ("internal
-    // error") instead of a refusal that names the limit. Expected: PROTOCOL (or AUTH) naming 64.
+    // agent_key.agent_id is varchar(64): a longer agentId is refused naming the limit, not an
+    // internal error from the pin INSERT.
     @Test
     void anOverlongAgentId_isRefusedNamingTheLimit_notAnInternalError() throws IOException {
         try (var a = RawAgent.connect(dflt.rpc())) {

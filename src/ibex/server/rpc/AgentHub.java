@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -56,6 +57,9 @@ public final class AgentHub implements AutoCloseable {
     final Counters counters;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+    /** Handshake deadlines: one platform thread for every connection's timer. */
+    final ScheduledExecutorService timer =
+            Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ibex-handshake-timer").daemon().factory());
     private ServerSocket listener;
 
     /**
@@ -240,6 +244,7 @@ public final class AgentHub implements AutoCloseable {
             Log.warn("rpc", "closing the agent port: " + e.getMessage());
         }
         sessions.values().forEach(AgentSession::close);
+        timer.shutdownNow();
         threads.shutdownNow();
     }
 }

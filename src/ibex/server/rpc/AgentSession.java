@@ -88,6 +88,13 @@ final class AgentSession {
         try {
             socket.setTcpNoDelay(true);
             socket.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
+            // The read timeout is renewed by every byte; this bounds the whole handshake, so a
+            // client dripping its Hello cannot hold the connection.
+            hub.timer.schedule(() -> {
+                if (!welcomed) {
+                    close();
+                }
+            }, Frames.HELLO_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
             var in = new FrameReader(new BufferedInputStream(socket.getInputStream(), 16 * 1024), hub.settings().maxFrameBytes());
             out = new FrameWriter(new BufferedOutputStream(socket.getOutputStream(), 16 * 1024));
             var nonce = new byte[32];
@@ -106,6 +113,11 @@ final class AgentSession {
                 TaskSpec.checkHost(hello.host());
             } catch (InvalidTask e) {
                 refuse(ErrorReply.PROTOCOL, e.getMessage());
+                return;
+            }
+            if (hello.agentId().isEmpty() || hello.agentId().length() > 64 || hello.agentVersion().length() > 64) {
+                refuse(ErrorReply.PROTOCOL, "agentId must be 1..64 characters and agentVersion at most 64, got "
+                        + hello.agentId().length() + " and " + hello.agentVersion().length());
                 return;
             }
             var refusedAuth = authenticate(hello, nonce);
