@@ -83,6 +83,8 @@ final class Runner {
     private final boolean root;
     private final String user;
     private final Map<Key, Run> running = new ConcurrentHashMap<>();
+    /** Runs being started, and whether a kill came meanwhile; also the lock of start versus kill. */
+    private final Map<Key, Boolean> starting = new HashMap<>();
     private final ScheduledExecutorService timers =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ibex-timers").daemon().factory());
 
@@ -95,8 +97,12 @@ final class Runner {
         this.root = isRoot();
     }
 
+    /** Going, or about to: a start in progress counts, so a kill that arrives meanwhile is not lost. */
     boolean running(long taskId, long clock) {
-        return running.containsKey(new Key(taskId, clock));
+        var key = new Key(taskId, clock);
+        synchronized (starting) {
+            return running.containsKey(key) || starting.containsKey(key);
+        }
     }
 
     /** The runs going now, in a stable order. */
@@ -107,17 +113,32 @@ final class Runner {
     }
 
     /**
-     * Starts one run. The started marker is written first, so a run is never started twice for
-     * the same clock, even across agent restarts. A run that cannot start ends failed with the
-     * reason in its stderr.
+     * Starts one run. The started marker is written first, here, so a run is never started twice
+     * for the same clock, even across agent restarts; the rest (account lookup, process start)
+     * happens on a thread of its own, so a slow start delays no other. A run that cannot start
+     * ends failed with the reason in its stderr.
      */
     void start(TaskScript s, long clock) throws IOException {
         meta.markStarted(s.taskId(), clock, this.clock.millis());
-        try {
-            launch(s, clock);
-        } catch (IOException | RuntimeException e) {
-            fail(s.taskId(), clock, "ibex: cannot start the script: " + e.getMessage());
+        var key = new Key(s.taskId(), clock);
+        synchronized (starting) {
+            starting.put(key, false);
         }
+        Thread.ofVirtual().name("ibex-start-" + s.taskId()).start(() -> {
+            try {
+                launch(s, clock);
+            } catch (IOException | RuntimeException e) {
+                try {
+                    fail(s.taskId(), clock, "ibex: cannot start the script: " + e.getMessage());
+                } catch (IOException again) {
+                    Log.error("agent", "task " + s.taskId() + ": cannot record that it did not start", again);
+                }
+            } finally {
+                synchronized (starting) {
+                    starting.remove(key);
+                }
+            }
+        });
     }
 
     private void launch(TaskScript s, long clock) throws IOException {
@@ -152,23 +173,38 @@ final class Runner {
                 .redirectInput(dir.resolve("stdin").toFile())
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
-                .directory(Path.of(System.getProperty("user.home")).toFile())
+                .directory(workDir().toFile())
                 .start();
         // The child exists until this JVM reaps it, so its start time can be read now.
         var wrapper = Procs.read(p.pid()).orElse(new Procs.Proc(p.pid(), 0, p.pid(), p.pid(), 'R', -1));
         var run = new Run(new Key(id, clock), wrapper, p, s.timeoutSeconds());
-        running.put(run.key, run);
+        boolean killAsked;
+        synchronized (starting) {
+            running.put(run.key, run);
+            killAsked = Boolean.TRUE.equals(starting.remove(run.key));
+        }
         Log.info("agent", "task " + id + " clock " + clock + ": started pid " + p.pid()
                 + (account.isEmpty() ? "" : " as " + account));
         if (s.timeoutSeconds() > 0) {
             timers.schedule(() -> stop(run, Stop.TIMEOUT, false), s.timeoutSeconds(), TimeUnit.SECONDS);
         }
         Thread.ofVirtual().name("ibex-run-" + id).start(() -> watch(run));
+        if (killAsked) {
+            stop(run, Stop.KILL, false);
+        }
     }
 
     /** Kills a run: TERM now, KILL after the grace period. */
     void kill(long taskId, long clock) {
-        var run = running.get(new Key(taskId, clock));
+        var key = new Key(taskId, clock);
+        Run run;
+        synchronized (starting) {
+            run = running.get(key);
+            if (run == null && starting.containsKey(key)) {
+                starting.put(key, true);   // the start sees it and stops the run as soon as it exists
+                return;
+            }
+        }
         if (run == null) {
             Log.info("agent", "task " + taskId + " clock " + clock + ": kill asked, but it is not running here");
             return;
@@ -381,6 +417,12 @@ final class Runner {
     private static boolean endsWithNewline(Path f) throws IOException {
         var last = Output.read(f, Files.size(f) - 1, 1);
         return last.length == 1 && last[0] == '\n';
+    }
+
+    /** The agent user's home, as the original ran scripts there; "/" when it has none (nobody's is /nonexistent). */
+    private static Path workDir() {
+        var home = Path.of(System.getProperty("user.home", "/"));
+        return Files.isDirectory(home) ? home : Path.of("/");
     }
 
     private static boolean isRoot() {

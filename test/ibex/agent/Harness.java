@@ -74,18 +74,22 @@ final class Harness implements AutoCloseable {
 
     /** An agent config for {@code host}: MetaDir under this harness, 200 ms heartbeats, [Task] as given. */
     Path agentConf(String host, String taskSection) throws IOException {
+        return agentConf(host, taskSection, "WARNING");
+    }
+
+    Path agentConf(String host, String taskSection, String logLevel) throws IOException {
         Path conf = dir.resolve("agentd-" + host + ".conf");
         Files.writeString(conf, """
                 MetaDir = "%s"
                 [Log]
-                Level = "WARNING"
+                Level = "%s"
                 [Heartbeat]
                 Interval = 200
                 Servers = ["127.0.0.1:%d"]
                 Host = "%s"
                 [Task]
                 %s
-                """.formatted(meta(host), server.rpcAddress().getPort(), host, taskSection));
+                """.formatted(meta(host), logLevel, server.rpcAddress().getPort(), host, taskSection));
         return conf;
     }
 
@@ -107,9 +111,16 @@ final class Harness implements AutoCloseable {
         return agent;
     }
 
-    /** {@code bin/ibex agentd} as a process, output to a log file in the harness directory. */
+    /** {@code bin/ibex agentd} as a process, logging at INFO to a file in the harness directory. */
     Process agentProcess(String host, String taskSection, String javaOpts) throws IOException {
-        var pb = new ProcessBuilder(bin(), "agentd", "-c", agentConf(host, taskSection).toString())
+        return agentProcess(List.of(), host, taskSection, javaOpts);
+    }
+
+    /** The same, its command line after {@code prefix} (such as a setpriv that makes it another user). */
+    Process agentProcess(List<String> prefix, String host, String taskSection, String javaOpts) throws IOException {
+        var cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(bin(), "agentd", "-c", agentConf(host, taskSection, "INFO").toString()));
+        var pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agentd-" + host + ".log").toFile()));
         if (javaOpts != null) {
@@ -155,10 +166,10 @@ final class Harness implements AutoCloseable {
 
     /** Creates and starts a task on the hosts; returns its id. */
     long task(String script, String account, int timeout, String... hosts) {
-        return task(script, account, timeout, "", hosts);
+        return taskWithArgs(script, account, timeout, "", hosts);
     }
 
-    long task(String script, String account, int timeout, String args, String... hosts) {
+    long taskWithArgs(String script, String account, int timeout, String args, String... hosts) {
         var h = new JsonArray();
         for (var s : hosts) {
             h.add(s);
