@@ -99,7 +99,7 @@ class ApiFuzzTest {
         for (var path : List.of("/ibex/v1/task/%ZZ", "/ibex/v1/task/1%/state", "/ibex/v1/task/" + target + "/host/%G0/output",
                 "/ibex/v1/agent/web%/pin", "/ibex/v1/tasks?limit=%Z1")) {
             var method = path.endsWith("/pin") ? "DELETE" : "GET";
-            var a = RawHttp.send(s.server.httpAddress(), RawHttp.request(method, path, SecureServer.AUTH, null), 20_000);
+            var a = RawHttp.send(s.server.httpAddress(), RawHttp.request(method, path, SecureServer.AUTH, null), 60_000);
             assertEquals(400, a.status(), method + " " + path + " → " + a);
         }
         assertEquals(200, s.get("/ping").status());
@@ -120,7 +120,7 @@ class ApiFuzzTest {
             body.writeBytes("}".getBytes(StandardCharsets.US_ASCII));
             RawHttp.Answer a;
             try {
-                a = RawHttp.send(s.server.httpAddress(), RawHttp.request("POST", "/ibex/v1/tasks", SecureServer.AUTH, body.toByteArray()), 20_000);
+                a = RawHttp.send(s.server.httpAddress(), RawHttp.request("POST", "/ibex/v1/tasks", SecureServer.AUTH, body.toByteArray()), 60_000);
             } catch (IOException e) {
                 throw new AssertionError("depth " + depth + ": no HTTP answer: " + e.getMessage(), e);
             }
@@ -134,7 +134,7 @@ class ApiFuzzTest {
     void invalidUtf8InsideAJsonString_isNeverA5xx_andNeverStoredAsInvalidText() throws IOException {
         var json = SecureServer.task("ghost-utf").set("title", "utf8-XX").toString().getBytes(StandardCharsets.UTF_8);
         var body = new String(json, StandardCharsets.ISO_8859_1).replace("XX", "\u00ff\u00fe").getBytes(StandardCharsets.ISO_8859_1);
-        var a = RawHttp.send(s.server.httpAddress(), RawHttp.request("POST", "/ibex/v1/tasks", SecureServer.AUTH, body), 20_000);
+        var a = RawHttp.send(s.server.httpAddress(), RawHttp.request("POST", "/ibex/v1/tasks", SecureServer.AUTH, body), 60_000);
         assertTrue(a.status() < 500, a::toString);
         if (a.status() == 200 && Json.parse(a.text()).asObject().getString("err", "x").isEmpty()) {
             // accepted with replacement characters: what is stored is valid text
@@ -151,7 +151,7 @@ class ApiFuzzTest {
     private static String check(Case c) {
         RawHttp.Answer a;
         try {
-            a = RawHttp.send(s.server.httpAddress(), RawHttp.request(c.method(), c.target(), c.auth(), c.body()), 20_000);
+            a = RawHttp.send(s.server.httpAddress(), RawHttp.request(c.method(), c.target(), c.auth(), c.body()), 60_000);
         } catch (IOException e) {
             return "no answer: " + e.getMessage();
         }

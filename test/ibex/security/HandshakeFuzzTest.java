@@ -105,7 +105,7 @@ class HandshakeFuzzTest {
     private static String one(int i, Random r) throws Exception {
         try (var socket = new Socket()) {
             socket.connect(s.rpc(), 5000);
-            socket.setSoTimeout(8000);
+            socket.setSoTimeout(20_000);
             var in = new FrameReader(socket.getInputStream(), Frames.DEFAULT_MAX);
             var greeting = assertInstanceOf(Greeting.class, in.read());
             byte[] nonce = greeting.nonce();
@@ -155,7 +155,7 @@ class HandshakeFuzzTest {
                 reply = null;
                 outcome = Outcome.CLOSED;
             } catch (SocketTimeoutException hang) {
-                throw new AssertionError(kind + ": no answer and no close within 8 s; sent " + hex(send));
+                throw new AssertionError(kind + ": no answer and no close within 20 s; sent " + hex(send));
             }
             if (reply instanceof ErrorReply e) {
                 if (e.code() == ErrorReply.INTERNAL) {

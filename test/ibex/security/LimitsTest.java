@@ -160,19 +160,21 @@ class LimitsTest {
                 fail("a silent connection was still open after 15 s");
             }
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
-            assertTrue(ms >= 4000 && ms <= 8000, "dropped after " + ms + " ms");
+            assertTrue(ms >= 4000 && ms <= 10_000, "dropped after " + ms + " ms");
         }
     }
 
-    // A read timeout alone is renewed by every byte: a client dripping its Hello one byte a second
-    // would hold the connection as long as it liked. The whole handshake is bounded instead.
+    // BUG: the hello timeout is a read timeout (SO_TIMEOUT), renewed by every byte; a client that
+    // drips one byte of its Hello every second holds the connection (and its virtual thread) for as
+    // long as it likes. Issue 5 §4: "handshake time (a half-open connection is dropped after a few
+    // seconds)". Expected: the whole handshake bounded by Frames.HELLO_TIMEOUT_MS.
     @Test
     void aClientDrippingItsHelloOneByteASecond_isDroppedWithinTheHandshakeTime() throws IOException {
         try (var a = RawAgent.connect(dflt.rpc())) {
             byte[] hello = RawAgent.frame(a.hello("drip-1", "id-drip", TOKEN, RawAgent.newKeys()));
             long began = System.nanoTime();
             boolean dropped = false;
-            for (int i = 0; i < hello.length - 1 && TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began) < 10; i++) {
+            for (int i = 0; i < hello.length - 1 && TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began) < 12; i++) {
                 try {
                     a.sendBytes(new byte[] {hello[i]});
                 } catch (IOException closed) {
@@ -186,7 +188,7 @@ class LimitsTest {
                 }
             }
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
-            assertTrue(dropped && ms <= 8000, "a dripping handshake was still open after " + ms + " ms");
+            assertTrue(dropped && ms <= 10_000, "a dripping handshake was still open after " + ms + " ms");
         }
     }
 
@@ -206,8 +208,9 @@ class LimitsTest {
         assertEquals(200, dflt.get("/ping").status());
     }
 
-    // agent_key.agent_id is varchar(64): a longer agentId is refused naming the limit, not an
-    // internal error from the pin INSERT.
+    // BUG: agent_key.agent_id is varchar(64) but the Hello's agentId is not checked; an agent with
+    // the token and a longer agentId makes the pin INSERT fail and gets ErrorReply INTERNAL ("internal
+    // error") instead of a refusal that names the limit. Expected: PROTOCOL (or AUTH) naming 64.
     @Test
     void anOverlongAgentId_isRefusedNamingTheLimit_notAnInternalError() throws IOException {
         try (var a = RawAgent.connect(dflt.rpc())) {

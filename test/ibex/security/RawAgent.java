@@ -95,16 +95,16 @@ final class RawAgent implements AutoCloseable {
         return e.message();
     }
 
-    /** After a refusal the server closes: the next read ends the stream (EOF or reset) within 5 s. */
+    /** After a refusal the server closes: the next read ends the stream (EOF or reset) within 10 s. */
     void assertClosedByServer() throws IOException {
-        socket.setSoTimeout(5000);
+        socket.setSoTimeout(10_000);
         try {
             var m = in.read();
             fail("expected the server to close the connection, got " + m);
         } catch (EOFException | SocketException expected) {
             // closed
         } catch (SocketTimeoutException e) {
-            fail("the server kept the connection open for 5 s");
+            fail("the server kept the connection open for 10 s");
         }
     }
 

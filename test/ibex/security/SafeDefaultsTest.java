@@ -130,9 +130,10 @@ class SafeDefaultsTest {
         assertFalse(out.contains("server ready"), out);
     }
 
-    // With DBType absent (the default is h2) or "h2", a MySQL DSN with a password used to be taken as
-    // an h2 file path, logged with the password in it. It must be refused at the DSN line, without
-    // the password.
+    // BUG: with DBType absent (the default is h2) or "h2", a MySQL DSN with a password is taken as an
+    // h2 file path: ServerConfig.Db.display() (logged at start as "store ...") and toString show the
+    // password, and the server creates an H2 file whose path contains it. Expected: a ConfigException
+    // at the DSN line saying it looks like a MySQL DSN while DBType is h2, without the password.
     @Test
     void aMysqlDsnWithAPassword_underTheDefaultH2Type_isRefused_withoutShowingThePassword() throws IOException {
         String pw = "DbSecret-999-q";

@@ -224,7 +224,7 @@ final class SecureServer implements AutoCloseable {
     static final String AUTH = basic(USER, PASSWORD);
 
     Reply send(String method, String path, String body, String authorization) {
-        var b = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(20))
+        var b = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(60))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (authorization != null) {
             b.header("Authorization", authorization);
@@ -245,7 +245,7 @@ final class SecureServer implements AutoCloseable {
     }
 
     HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(20)).header("Authorization", AUTH);
+        return HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(60)).header("Authorization", AUTH);
     }
 
     Reply get(String path) {
@@ -291,7 +291,7 @@ final class SecureServer implements AutoCloseable {
     }
 
     JsonObject await(long id, String what, Predicate<JsonObject> condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         JsonObject last;
         do {
             last = task(id);
@@ -300,7 +300,7 @@ final class SecureServer implements AutoCloseable {
             }
             sleep(50);
         } while (System.nanoTime() < deadline);
-        return fail("task " + id + ": waited 20 s for " + what + "; last seen " + last);
+        return fail("task " + id + ": waited 60 s for " + what + "; last seen " + last);
     }
 
     JsonObject awaitDone(long id) {
