@@ -164,7 +164,7 @@ class LimitsTest {
         }
     }
 
-    // BUG: the hello timeout is a read timeout (SO_TIMEOUT), renewed by every byte; a client that
+    // Regression (found failing, fixed in c3523aa): the hello timeout was a read timeout (SO_TIMEOUT), renewed by every byte; a client that
     // drips one byte of its Hello every second holds the connection (and its virtual thread) for as
     // long as it likes. Issue 5 §4: "handshake time (a half-open connection is dropped after a few
     // seconds)". Expected: the whole handshake bounded by Frames.HELLO_TIMEOUT_MS.
@@ -208,7 +208,7 @@ class LimitsTest {
         assertEquals(200, dflt.get("/ping").status());
     }
 
-    // BUG: agent_key.agent_id is varchar(64) but the Hello's agentId is not checked; an agent with
+    // Regression (found failing, fixed in c3523aa): agent_key.agent_id is varchar(64) but the Hello's agentId is not checked; an agent with
     // the token and a longer agentId makes the pin INSERT fail and gets ErrorReply INTERNAL ("internal
     // error") instead of a refusal that names the limit. Expected: PROTOCOL (or AUTH) naming 64.
     @Test

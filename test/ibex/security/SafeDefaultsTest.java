@@ -130,7 +130,7 @@ class SafeDefaultsTest {
         assertFalse(out.contains("server ready"), out);
     }
 
-    // BUG: with DBType absent (the default is h2) or "h2", a MySQL DSN with a password is taken as an
+    // Regression (found failing, fixed in c3523aa): with DBType absent (the default is h2) or "h2", a MySQL DSN with a password is taken as an
     // h2 file path: ServerConfig.Db.display() (logged at start as "store ...") and toString show the
     // password, and the server creates an H2 file whose path contains it. Expected: a ConfigException
     // at the DSN line saying it looks like a MySQL DSN while DBType is h2, without the password.

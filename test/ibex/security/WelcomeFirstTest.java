@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
  */
 class WelcomeFirstTest {
 
-    // BUG: AgentSession.run registers the session with the hub (hub.register) before it writes
+    // Regression (found failing, fixed in bc7d059): AgentSession.run registered the session with the hub (hub.register) before it writes
     // Welcome, and in between queries the store and records presence. A push for that host in the
     // window (AgentHub.apply → AgentSession.change → flushSoon → flush on another thread) writes
     // TaskScript and Assignments BEFORE Welcome. The real agent then fails with "expected Welcome,
