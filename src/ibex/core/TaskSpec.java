@@ -113,7 +113,8 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
         checkSafe(title, "title");
         var first = hosts.iterator().next();
         title = title + " FH: " + first;
-        var args = orEmpty(r.args()).replace('，', ',');
+        // The original turns a full-width comma into ',' for its ",," form; a JSON array is taken as written.
+        var args = orEmpty(r.args()).startsWith("[") ? r.args() : orEmpty(r.args()).replace('，', ',');
         if (!r.account().strip().matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?")) {
             throw InvalidTask.rejected("arg(account) '" + r.account() + "' is not a valid user name");
         }
@@ -123,6 +124,9 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
 
     /** Host names are identifiers: printable, no spaces or separators, at most 128 characters. */
     public static void checkHost(String h) {
+        if (h.isEmpty()) {
+            throw InvalidTask.rejected("host name is empty");
+        }
         if (h.length() > MAX_HOST_LENGTH) {
             throw InvalidTask.rejected("host '" + h.substring(0, 32) + "...' is longer than " + MAX_HOST_LENGTH + " characters");
         }
