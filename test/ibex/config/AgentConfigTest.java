@@ -58,14 +58,14 @@ class AgentConfigTest {
 
     @Test
     void unknownKey_listsTheKnownOnes() throws IOException {
-        assertError(":3: unknown key 'Intervall' in [Heartbeat] (known: Interval, Servers, Host)",
+        assertError(":3: unknown key 'Intervall' in [Heartbeat] (known: Interval, Servers, Host, Token, CAFile, CertFile, KeyFile)",
                 "[Heartbeat]\nServers = [\"h:1\"]\nIntervall = 1000\n");
         assertError(":1: unknown top-level key 'Metadir' (known: MetaDir)", "Metadir = \"m\"\n");
     }
 
     @Test
     void misspeltKey_isReportedBeforeTheErrorItCauses() throws IOException {
-        assertError(":2: unknown key 'Server' in [Heartbeat] (known: Interval, Servers, Host)",
+        assertError(":2: unknown key 'Server' in [Heartbeat] (known: Interval, Servers, Host, Token, CAFile, CertFile, KeyFile)",
                 "[Heartbeat]\nServer = [\"h:1\"]\n");
     }
 

@@ -205,10 +205,10 @@ class ServerConfigTest {
 
     @Test
     void unknownKeyOrSection_listsTheKnownOnes() throws IOException {
-        assertError(":3: unknown key 'Prot' in [HTTP] (known: Host, Port, CertFile, KeyFile)", "[HTTP]\nPort = 1\nProt = 2\n");
-        assertError(":1: unknown section [Htp] (known: Log, HTTP, BasicAuth, RPC, Heartbeat, DB, Gorm, MySQL)", "[Htp]\nPort = 1\n");
+        assertError(":3: unknown key 'Prot' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure)", "[HTTP]\nPort = 1\nProt = 2\n");
+        assertError(":1: unknown section [Htp] (known: Log, HTTP, BasicAuth, RPC, Limits, Heartbeat, Scheduler, DB, Gorm, MySQL)", "[Htp]\nPort = 1\n");
         assertError(":1: unknown top-level key 'Port' (known: none)", "Port = 1\n");
-        assertError(":2: unknown key 'port' in [HTTP] (known: Host, Port, CertFile, KeyFile)", "[HTTP]\nport = 1\n");
+        assertError(":2: unknown key 'port' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure)", "[HTTP]\nport = 1\n");
     }
 
     @Test
