@@ -53,20 +53,39 @@ public final class ClusterStore {
     // ---- presence --------------------------------------------------------------------------
 
     public void connected(String host, String server, String agentId, String remote, long now) {
-        db.inTransaction(c -> {
-            if (TaskStore.update(c, "UPDATE agent_host SET server = ?, agent_id = ?, remote = ?, connected = 1, seen = ? WHERE host = ?",
-                    server, agentId, remote, now, host) == 0) {
-                TaskStore.update(c, "INSERT INTO agent_host (host, server, agent_id, remote, connected, seen) VALUES (?, ?, ?, ?, 1, ?)",
-                        host, server, agentId, remote, now);
-            }
-            return null;
-        });
+        presence(List.of(new PresenceChange(host, server, true, agentId, remote, now)));
     }
 
     /** Marks a host disconnected, unless another server holds it meanwhile. */
     public void disconnected(String host, String server, long now) {
-        db.inTransaction(c -> TaskStore.update(c,
-                "UPDATE agent_host SET connected = 0, seen = ? WHERE host = ? AND server = ?", now, host, server));
+        presence(List.of(new PresenceChange(host, server, false, "", "", now)));
+    }
+
+    /** A host's agent connecting to {@code server} (with its id and address) or leaving it. */
+    public record PresenceChange(String host, String server, boolean connected, String agentId, String remote, long now) {
+    }
+
+    /**
+     * Applies presence changes in one transaction, in order per host (sorted by host, so two servers
+     * writing overlapping batches lock rows in the same order): a burst of reconnects after a server
+     * restart is one commit, not one per agent. A disconnect leaves a host another server holds alone.
+     */
+    public void presence(List<PresenceChange> changes) {
+        var sorted = new ArrayList<>(changes);
+        sorted.sort(java.util.Comparator.comparing(PresenceChange::host));
+        db.inTransaction(c -> {
+            for (var p : sorted) {
+                if (!p.connected()) {
+                    TaskStore.update(c, "UPDATE agent_host SET connected = 0, seen = ? WHERE host = ? AND server = ?",
+                            p.now(), p.host(), p.server());
+                } else if (TaskStore.update(c, "UPDATE agent_host SET server = ?, agent_id = ?, remote = ?, connected = 1, seen = ? WHERE host = ?",
+                        p.server(), p.agentId(), p.remote(), p.now(), p.host()) == 0) {
+                    TaskStore.update(c, "INSERT INTO agent_host (host, server, agent_id, remote, connected, seen) VALUES (?, ?, ?, ?, 1, ?)",
+                            p.host(), p.server(), p.agentId(), p.remote(), p.now());
+                }
+            }
+            return null;
+        });
     }
 
     /** A host's agent as the database knows it. */

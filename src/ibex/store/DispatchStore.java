@@ -40,9 +40,28 @@ public final class DispatchStore {
         }
     }
 
-    /** Unfinished tasks that nobody schedules yet, oldest first. */
+    /** Unfinished tasks that nobody schedules yet and that are not paused, oldest first. */
     public List<Long> orphans(int limit) {
-        return ids("SELECT id FROM task_scheduler WHERE scheduler = '' ORDER BY id LIMIT ?", "", limit);
+        return ids("""
+                SELECT s.id FROM task_scheduler s JOIN task_action a ON a.id = s.id
+                WHERE s.scheduler = '' AND a.action <> 'pause' ORDER BY s.id LIMIT ?""", "", limit);
+    }
+
+    /** Unowned tasks with an id above {@code after}, paused ones too, oldest first: those created since. */
+    public List<Long> orphansAfter(long after, int limit) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT id FROM task_scheduler WHERE scheduler = '' AND id > ? ORDER BY id LIMIT ?")) {
+                ps.setLong(1, after);
+                ps.setInt(2, limit);
+                try (var rs = ps.executeQuery()) {
+                    var out = new ArrayList<Long>();
+                    while (rs.next()) {
+                        out.add(rs.getLong(1));
+                    }
+                    return out;
+                }
+            }
+        });
     }
 
     /** Tasks this scheduler owns. */

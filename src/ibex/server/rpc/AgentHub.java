@@ -8,7 +8,6 @@ import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
 import ibex.store.PinStore;
 import ibex.store.ProgressStore;
-import ibex.store.StoreException;
 import ibex.store.TaskStore;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -55,6 +54,9 @@ public final class AgentHub implements AutoCloseable {
     final Runnable resultsStored;
     final InstantSource clock;
     final Counters counters;
+    /** Results of all connections, written together (group commit); see {@link Batcher}. */
+    final Batcher<DispatchStore.Result> results;
+    private final Batcher<ClusterStore.PresenceChange> presence;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     /** Handshake deadlines: one platform thread for every connection's timer. */
@@ -78,6 +80,11 @@ public final class AgentHub implements AutoCloseable {
         this.resultsStored = resultsStored;
         this.clock = clock;
         this.counters = counters;
+        this.results = new Batcher<>("results", 512, dispatch::record);
+        this.presence = new Batcher<>("presence", 1000, list -> {
+            cluster.presence(list);
+            return List.of();
+        });
     }
 
     /** Binds the agent port (port 0 = any free port), with TLS when {@code tls} is not null. */
@@ -189,15 +196,12 @@ public final class AgentHub implements AutoCloseable {
             // Stopping: the store may be closed; other servers see this server's health go stale.
             return;
         }
-        try {
-            if (connected) {
-                cluster.connected(s.host(), serverName, s.agentId(), s.remote(), clock.millis());
-            } else {
-                cluster.disconnected(s.host(), serverName, clock.millis());
-            }
-        } catch (StoreException e) {
-            Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
-        }
+        // Not waited for: many agents connecting at once share one transaction (see Batcher).
+        presence.submit(List.of(new ClusterStore.PresenceChange(s.host(), serverName, connected, s.agentId(), s.remote(),
+                clock.millis()))).exceptionally(e -> {
+                    Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
+                    return null;
+                });
     }
 
     /** Counts the results of one heartbeat: reported, stored, stored output bytes, timeouts. */
@@ -246,5 +250,7 @@ public final class AgentHub implements AutoCloseable {
         sessions.values().forEach(AgentSession::close);
         timer.shutdownNow();
         threads.shutdownNow();
+        results.close();
+        presence.close();
     }
 }

@@ -239,7 +239,7 @@ final class AgentSession {
         var acks = new ArrayList<Assignments.Ack>();
         if (!results.isEmpty()) {
             try {
-                var stored = hub.dispatch.record(results);
+                var stored = hub.results.write(results);
                 hub.countResults(results.size(), stored);
                 for (var r : results) {
                     acks.add(new Assignments.Ack(r.taskId(), r.clock()));

@@ -49,6 +49,8 @@ public final class Scheduler implements AutoCloseable {
     private final Map<Long, Long> deliveryChecked = new HashMap<>();
     private volatile boolean running = true;
     private long lastBeat;
+    /** The newest orphan a pass looked at; passes between ticks look only at newer ones. */
+    private long orphanSeen;
     private long lastRetention;
     private Thread thread;
 
@@ -98,7 +100,8 @@ public final class Scheduler implements AutoCloseable {
     /** One pass: beat, take over the dead, claim orphans, schedule every owned task. */
     public void pass() {
         long now = clock.millis();
-        if (now - lastBeat >= settings.tick().toMillis()) {
+        boolean tick = now - lastBeat >= settings.tick().toMillis();
+        if (tick) {
             lastBeat = now;
             cluster.beat(name, now);
             for (var dead : cluster.deadSchedulers(now - DEAD_AFTER.toMillis())) {
@@ -108,7 +111,11 @@ public final class Scheduler implements AutoCloseable {
                 }
             }
         }
-        for (long id : store.orphans(PAGE)) {
+        // Every pass looks at the orphans created since the last one; once a tick, at every orphan that
+        // is not paused (a task started again, one left behind). So paused tasks, however many, cost
+        // no query per pass: a burst of creations wakes many passes.
+        for (long id : tick ? store.orphans(PAGE) : store.orphansAfter(orphanSeen, PAGE)) {
+            orphanSeen = Math.max(orphanSeen, id);
             var state = store.state(id);
             if (state.isPresent() && state.get().action() != TaskAction.PAUSE && store.claim(id, "", name)) {
                 Log.debug("sched", "task " + id + " claimed by " + name);
