@@ -18,19 +18,29 @@ final class HostName {
         throw new AssertionError();
     }
 
+    /** The name for {@code configured}; {@code local} is the connection's address, needed for $ip only. */
     static String resolve(String configured, InetAddress local) throws IOException {
+        return resolve(configured, local, HostName::kernelHostname);
+    }
+
+    /** The kernel's host name as a parameter, for tests. */
+    interface Kernel {
+        String hostname() throws IOException;
+    }
+
+    static String resolve(String configured, InetAddress local, Kernel kernel) throws IOException {
         String host = switch (configured) {
-            case "$hostname" -> kernelHostname();
+            case "$hostname" -> kernel.hostname();
             case "$ip" -> local.getHostAddress();
             default -> configured;
         };
+        if (host.isEmpty()) {
+            throw new IllegalStateException("[Heartbeat] Host \"" + configured + "\" gives an empty host name");
+        }
         try {
             TaskSpec.checkHost(host);
         } catch (InvalidTask e) {
             throw new IllegalStateException("[Heartbeat] Host \"" + configured + "\" gives '" + host + "': " + e.getMessage());
-        }
-        if (host.isEmpty()) {
-            throw new IllegalStateException("[Heartbeat] Host \"" + configured + "\" gives an empty host name");
         }
         return host;
     }

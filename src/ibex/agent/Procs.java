@@ -140,21 +140,27 @@ final class Procs {
 
     /**
      * Sends {@code signal} ("TERM", "KILL") to the process group {@code pgid} (when a live member of
-     * it is in {@code procs}, so a reused id is never hit), then to each of {@code procs} still alive,
-     * newest first. Children then tend to die before their parents, which reap them: on a host whose
-     * init does not reap, an orphan killed after its parent would stay a zombie.
+     * it is among {@code procs}, so a reused id is never hit), then to each of {@code procs} still
+     * alive, in one {@code kill}. The group goes first, at once: a script must not see its children
+     * die and carry on with its next command before its own signal comes.
      */
     static void signal(String signal, long pgid, Collection<Proc> procs) {
-        var live = procs.stream().filter(Procs::alive).map(Proc::pid).distinct()
-                .sorted(java.util.Comparator.reverseOrder()).toList();
+        var live = procs.stream().filter(Procs::alive).toList();
         if (live.isEmpty()) {
             return;
         }
-        var args = new ArrayList<>(List.of("/bin/kill", "-s", signal, "--"));
-        if (procs.stream().anyMatch(p -> p.pgid() == pgid && alive(p))) {
-            args.add("-" + pgid);
+        var targets = new ArrayList<String>();
+        if (live.stream().anyMatch(p -> p.pgid() == pgid)) {
+            targets.add("-" + pgid);
         }
-        live.forEach(pid -> args.add(Long.toString(pid)));
+        live.stream().map(Proc::pid).distinct().sorted(java.util.Comparator.reverseOrder())
+                .forEach(pid -> targets.add(Long.toString(pid)));
+        kill(signal, targets);
+    }
+
+    private static void kill(String signal, List<String> targets) {
+        var args = new ArrayList<>(List.of("/bin/kill", "-s", signal, "--"));
+        args.addAll(targets);
         try {
             new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start().waitFor();

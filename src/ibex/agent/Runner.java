@@ -73,9 +73,6 @@ final class Runner {
         }
     }
 
-    /** How long killed processes that are zombies may take to be reaped before the kill counts as done. */
-    private static final Duration REAP_WAIT = Duration.ofSeconds(4);
-
     private final MetaDir meta;
     private final Consumer<Finished> finished;
     private final Duration grace;
@@ -278,12 +275,13 @@ final class Runner {
 
     /**
      * After a stop: waits for every process the stop saw (and the session) to go; what outlives KILL
-     * is returned. Dead processes are also given a few seconds to be reaped, so that "killed" means
-     * gone from the process table (an orphan is reaped by init, which some containers do slowly).
+     * is returned. Until the grace period is over, dead processes are also given time to be reaped,
+     * so that "killed" means gone from the process table (an orphan is reaped by init, which some
+     * containers do only every few seconds); a result never waits for reaping past the grace.
      */
     private List<Procs.Proc> awaitGone(Run run) throws InterruptedException {
         long deadline = run.stopNanos + grace.toNanos() + Duration.ofSeconds(2).toNanos();
-        long reapDeadline = Long.MAX_VALUE;
+        long reapDeadline = run.stopNanos + grace.toNanos();
         while (true) {
             var alive = new ArrayList<>(Procs.tree(run.wrapper.pid()));
             run.seen.stream().filter(Procs::alive).filter(p -> !alive.contains(p)).forEach(alive::add);
@@ -294,11 +292,8 @@ final class Runner {
                 }
             } else if (run.seen.stream().noneMatch(Procs::present)) {
                 return alive;
-            } else {
-                reapDeadline = Math.min(reapDeadline, now + REAP_WAIT.toNanos());
-                if (now > reapDeadline) {
-                    return alive;
-                }
+            } else if (now > reapDeadline) {
+                return alive;
             }
             Thread.sleep(50);
         }

@@ -1,0 +1,116 @@
+package ibex.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ibex.core.HostStatus;
+import ibex.wire.TaskScript;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MetaDirTest {
+    @TempDir
+    Path dir;
+    private MetaDir meta;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        meta = new MetaDir(dir.resolve("meta"));
+    }
+
+    private void script(long id) throws IOException {
+        meta.writeScript(new TaskScript(id, "#!/bin/sh\n", "a,,b", "in", "root", 30));
+    }
+
+    private void age(long id, Duration by) throws IOException {
+        var old = FileTime.from(Instant.now().minus(by));
+        try (Stream<Path> files = Files.list(meta.taskDir(id))) {
+            for (var f : files.toList()) {
+                Files.setLastModifiedTime(f, old);
+            }
+        }
+        Files.setLastModifiedTime(meta.taskDir(id), old);
+    }
+
+    @Test
+    void journal_roundTrips_andIsPrivate() throws IOException {
+        script(1);
+        assertEquals(new TaskScript(1, "#!/bin/sh\n", "a,,b", "in", "root", 30), meta.readScript(1).orElseThrow());
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.taskDir(1))));
+        meta.markStarted(1, 7, 1234);
+        assertTrue(meta.started(1, 7));
+        assertEquals(1234, meta.startedAt(1, 7));
+        assertEquals(OptionalInt.empty(), meta.exitStatus(1, 7));
+        Files.writeString(meta.exitFile(1, 7), "");
+        assertEquals(OptionalInt.empty(), meta.exitStatus(1, 7), "created by the wrapper, no status yet");
+        Files.writeString(meta.exitFile(1, 7), "143\n");
+        assertEquals(OptionalInt.of(143), meta.exitStatus(1, 7));
+        meta.markStop(1, 7, "kill");
+        assertEquals("kill", meta.stop(1, 7).orElseThrow());
+        meta.markDone(1, 7, new MetaDir.Done(HostStatus.KILLED, 143));
+        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), meta.done(1, 7).orElseThrow());
+        assertEquals(List.of(new MetaDir.RunFile(1, 7)), meta.runs());
+    }
+
+    @Test
+    void forget_removesTheRun_andTheTaskWithItsLastRun() throws IOException {
+        script(2);
+        for (long clock : new long[] {1, 2}) {
+            meta.markStarted(2, clock, 0);
+            Files.writeString(meta.exitFile(2, clock), "0\n");
+            meta.newOutput(meta.stdout(2, clock));
+            meta.markDone(2, clock, new MetaDir.Done(HostStatus.SUCCESS, 0));
+        }
+        meta.forget(2, 1);
+        try (var files = Files.list(meta.taskDir(2))) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().startsWith("1.")), "run 1's files are gone");
+        }
+        meta.forget(2, 2);
+        assertFalse(Files.exists(meta.taskDir(2)));
+        meta.forget(2, 2);   // a second ack finds nothing
+    }
+
+    @Test
+    void tidy_removesOldUnassignedTasksWithoutARun_only() throws IOException {
+        script(3);                       // old, unassigned, no run: goes
+        age(3, Duration.ofHours(200));
+        script(4);                       // unassigned but recent: stays
+        script(5);                       // old but assigned: stays
+        age(5, Duration.ofHours(200));
+        script(6);                       // old, with a result not yet delivered: stays
+        meta.markStarted(6, 1, 0);
+        meta.markDone(6, 1, new MetaDir.Done(HostStatus.SUCCESS, 0));
+        age(6, Duration.ofHours(200));
+        Files.createDirectories(dir.resolve("meta/not-a-task"));
+        int removed = meta.tidy(Set.of(5L), Duration.ofHours(168), Instant.now());
+        assertEquals(1, removed);
+        assertFalse(Files.exists(meta.taskDir(3)));
+        assertTrue(Files.exists(meta.taskDir(4)) && Files.exists(meta.taskDir(5)) && Files.exists(meta.taskDir(6)));
+        assertTrue(Files.exists(dir.resolve("meta/not-a-task")), "what is not a task is left alone");
+    }
+
+    @Test
+    void shareScript_givesTheScriptToTheAccount_andTheDirectoryOnlyPassage() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "chown needs root");
+        script(7);
+        meta.shareScript(7, 65534);
+        var script = meta.taskDir(7).resolve("script");
+        assertEquals("nobody", Files.getOwner(script).getName());
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(script)));
+        assertEquals("rwx--x--x", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.taskDir(7))));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.taskDir(7).resolve("stdin"))));
+    }
+}
