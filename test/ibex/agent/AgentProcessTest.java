@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code bin/ibex agentd} as a process, as on a host: killed with SIGKILL and started again mid
- * script (issue 4 §5), its heap while a script prints 50 MB (§2), a Host it cannot use (§8).
+ * script (issue 4 §5), its heap while a script prints 50 MB (§2), a Host it cannot use (§8); and a
+ * server that is down while a script ends (§5).
  */
 class AgentProcessTest {
     private static String counting(java.nio.file.Path counter, String rest) {
@@ -63,6 +64,20 @@ class AgentProcessTest {
             assertEquals(List.of("run"), Files.readAllLines(counter), "the script ran once");
             Harness.awaitTrue(Duration.ofSeconds(5), "the acked run to leave MetaDir",
                     () -> !Files.exists(h.meta("proc-2").resolve(Long.toString(id))));
+        }
+    }
+
+    @Test
+    void scriptEndingWhileTheServerIsDown_isDeliveredWhenItIsBack() throws Exception {
+        try (var h = new Harness()) {
+            h.agent("proc-4", "");
+            long id = h.task("#!/bin/sh\necho started\nsleep 2\necho finished\n", "root", 0, "proc-4");
+            h.await(id, "proc-4", Duration.ofSeconds(20), "the script to start",
+                    o -> o.getString("stdout", "").contains("started"));
+            h.restartServer(Duration.ofSeconds(3));
+            var end = h.awaitEnd(id, "proc-4", Duration.ofSeconds(30));
+            assertEquals("success", end.getString("status", ""), end::toString);
+            assertEquals("started\nfinished\n", end.getString("stdout", ""));
         }
     }
 

@@ -38,13 +38,17 @@ final class Harness implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     final Path dir;
-    final Server server;
+    Server server;
     private final List<Agent> agents = new ArrayList<>();
     private final List<Process> processes = new ArrayList<>();
 
     Harness() throws IOException {
         dir = Files.createTempDirectory("ibex-agent-");
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        server = startServer(0);
+    }
+
+    private Server startServer(int rpcPort) throws IOException {
         Path conf = dir.resolve("server.conf");
         Files.writeString(conf, """
                 [Log]
@@ -55,21 +59,30 @@ final class Harness implements AutoCloseable {
                 [BasicAuth]
                 ibex = "secret"
                 [RPC]
-                Listen = "127.0.0.1:0"
+                Listen = "127.0.0.1:%d"
                 [Heartbeat]
                 IP = "127.0.0.1"
                 Interval = 200
                 [DB]
                 DBType = "h2"
                 DSN = "%s"
-                """.formatted(dir.resolve("data/ibex")));
-        server = new Server(ServerConfig.load(conf), "test");
+                """.formatted(rpcPort, dir.resolve("data/ibex")));
+        var s = new Server(ServerConfig.load(conf), "test");
         try {
-            server.start();
+            s.start();
         } catch (IOException | RuntimeException e) {
-            server.close();
+            s.close();
             throw e;
         }
+        return s;
+    }
+
+    /** Stops the server, waits, and starts it again on the same database and agent port. */
+    void restartServer(Duration down) throws IOException {
+        int port = server.rpcAddress().getPort();
+        server.close();
+        sleep(down.toMillis());
+        server = startServer(port);
     }
 
     /** An agent config for {@code host}: MetaDir under this harness, 200 ms heartbeats, [Task] as given. */
