@@ -36,7 +36,8 @@ import java.util.function.Consumer;
  *     ended meanwhile is finished from its exit file; only a run whose wrapper vanished without a
  *     status is reported failed for want of knowledge.</li>
  * </ul>
- * This file is over 300 lines because start, stop and adoption share the one {@code Run} state.
+ * This file is over 400 lines because start, stop, watching and adoption share the one private
+ * {@code Run} state and its locking; split, they would need it package-wide.
  */
 final class Runner {
     /** A run's end, handed to the agent to report. */
