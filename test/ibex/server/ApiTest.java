@@ -343,6 +343,12 @@ class ApiTest {
         assertEquals("{\"err\":\"\"}", s.put(path + "/action", "{\"action\":\"start\"}").body());
         s.awaitHost(id, "web-1", "running");
         assertEquals("start", s.get(path + "/state").dat().asString());
+        // Running means dispatched; kill once the script has printed (live output), or the kill
+        // may land before its first line.
+        long until = System.nanoTime() + 20_000_000_000L;
+        while (!s.get(path + "/host/web-1/stdout").dat().asString().contains("started") && System.nanoTime() < until) {
+            TestServer.sleep(50);
+        }
         assertEquals("{\"err\":\"\"}", s.put(path + "/action", "{\"action\":\"kill\"}").body());
         var done = s.awaitDone(id);
         assertEquals("killed", TestServer.statusOf(done, "web-1"));
