@@ -48,7 +48,9 @@ class SchedulingEndToEndTest {
 
     @BeforeAll
     static void start() throws IOException {
-        fleet = Fleet.h2("NoAgentGrace = 3\nBackstop = 5");
+        // Backstop 8 s: longer than the agent's 5 s kill grace, so a TERM-trapping script's own
+        // timeout report (at timeout + grace) always beats the server's backstop.
+        fleet = Fleet.h2("NoAgentGrace = 3\nBackstop = 8");
         server = fleet.server();
     }
 
@@ -342,7 +344,7 @@ class SchedulingEndToEndTest {
             var done = awaitDone(server, id, LONG);
             double took = (System.nanoTime() - stopped) / 1e9;
             assertEquals("timeout", status(done, h));
-            assertTrue(took <= 1 + 5 + 3, "timeout 1 s + backstop 5 s + a tick or two; took " + took + " s");
+            assertTrue(took <= 1 + 8 + 3, "timeout 1 s + backstop 8 s + a tick or two; took " + took + " s");
             assertTrue(Fleet.stderr(server, id, h).contains("marked timeout by the server"), Fleet.stderr(server, id, h));
             assertDone(id);
         } finally {
