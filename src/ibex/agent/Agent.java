@@ -140,7 +140,10 @@ public final class Agent implements AutoCloseable {
         }
         var live = new Live(config.task().outputCap());
         Log.info("agent", "connected to " + w.server() + " at " + server + " as host " + host);
-        var reader = Thread.ofVirtual().name("ibex-agent-reader").start(() -> readLoop(in));
+        // A platform thread: an agent holds one connection, and a blocking read on a platform thread
+        // is one system call, where a virtual thread's read went through the poller, a carrier and
+        // the timer thread, about ten context switches per heartbeat (BENCHMARKS.md P4).
+        var reader = Thread.ofPlatform().daemon().name("ibex-agent-reader").start(() -> readLoop(in));
         try {
             long seq = 0;
             while (running && reader.isAlive()) {

@@ -24,7 +24,6 @@ import ibex.wire.ScriptRequest;
 import ibex.wire.Welcome;
 import ibex.wire.WireException;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.Socket;
@@ -95,8 +94,10 @@ final class AgentSession {
                     close();
                 }
             }, Frames.HELLO_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-            var in = new FrameReader(new BufferedInputStream(socket.getInputStream(), 16 * 1024), hub.settings().maxFrameBytes());
-            out = new FrameWriter(new BufferedOutputStream(socket.getOutputStream(), 16 * 1024));
+            // Small buffers: a heartbeat is a few dozen bytes and 18,000 connections share one heap.
+            // Larger frames bypass the input buffer; FrameWriter writes each frame with one call.
+            var in = new FrameReader(new BufferedInputStream(socket.getInputStream(), 512), hub.settings().maxFrameBytes());
+            out = new FrameWriter(socket.getOutputStream());
             var nonce = new byte[32];
             RANDOM.nextBytes(nonce);
             out.write(new Greeting(Frames.PROTOCOL_VERSION, hub.serverName(), nonce));
