@@ -99,6 +99,7 @@ public final class AgentHub implements AutoCloseable {
     public InetSocketAddress start(ServerSocket bound) {
         listener = bound;
         Thread.ofPlatform().name("ibex-agent-accept").daemon().start(this::acceptLoop);
+        timer.scheduleWithFixedDelay(this::sweep, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
         var follower = new LogFollower(cluster, serverName, clock, this::reload);
         Thread.ofPlatform().name("ibex-log-follower").daemon().start(() -> follower.run(listener::isClosed));
         return (InetSocketAddress) listener.getLocalSocketAddress();
@@ -227,6 +228,18 @@ public final class AgentHub implements AutoCloseable {
             }
         }
         return n;
+    }
+
+    /** Closes connections silent for longer than their limit: one pass a second over all of them. */
+    private void sweep() {
+        try {
+            long now = System.nanoTime();
+            for (var s : sessions.values()) {
+                s.closeIfSilent(now);
+            }
+        } catch (RuntimeException e) {
+            Log.error("rpc", "liveness sweep", e);
+        }
     }
 
     /** Agents connected now. */

@@ -53,6 +53,9 @@ final class AgentSession {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Set once Welcome is written: nothing may be pushed to an agent before its Welcome. */
     private volatile boolean welcomed;
+    /** Since when (System.nanoTime) this connection waits for a frame, 0 while it is not waiting. */
+    private volatile long waitingSince;
+    private volatile long silentLimitNanos;
     private FrameWriter out;
     private String host = "";
     private String agentId = "";
@@ -144,13 +147,19 @@ final class AgentSession {
             int beat = hub.settings().heartbeatMs();
             out.write(new Welcome(hub.serverName(), beat));
             welcomed = true;
-            socket.setSoTimeout(Math.max(3000, Frames.MISSED_HEARTBEATS * beat));
+            // Liveness is the hub's sweep over waitingSince, not a read timeout: a timed read on a
+            // virtual thread schedules and cancels a timer task on every heartbeat, which showed in
+            // CPU and, parked for a second, filled the old generation (issue 6).
+            silentLimitNanos = Math.max(3000, Frames.MISSED_HEARTBEATS * beat) * 1_000_000L;
+            socket.setSoTimeout(0);
             Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
                     + current.size() + " assignment(s))");
             hub.counters.inc(Counters.Counter.AGENT_CONNECTS);
             flush();
             while (!closed()) {
+                waitingSince = System.nanoTime();
                 Message m = in.read();
+                waitingSince = 0;
                 switch (m) {
                     case Heartbeat hb -> heartbeat(hb);
                     case ScriptRequest r -> {
@@ -221,6 +230,27 @@ final class AgentSession {
                     + "ibex agents forget " + hello.host();
         }
         return null;
+    }
+
+    /**
+     * Closes this connection when it has waited longer than its limit for a frame and nothing is
+     * waiting to be read (a busy server reading late is not a silent agent); called by the hub's
+     * sweep. The time spent handling a frame does not count, as with a read timeout.
+     */
+    void closeIfSilent(long now) {
+        long since = waitingSince;
+        if (welcomed && !closed() && since != 0 && silentLimitNanos > 0 && now - since > silentLimitNanos && nothingPending()) {
+            Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
+            close();
+        }
+    }
+
+    private boolean nothingPending() {
+        try {
+            return socket.getInputStream().available() == 0;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     private String label() {
