@@ -155,15 +155,25 @@ public final class DispatchStore {
      */
     public List<String> dispatch(long id, List<String> hosts, long clock, Optional<TaskAction> thenAction) {
         return db.inTransaction(c -> {
-            var moved = new ArrayList<String>();
-            try (var ps = c.prepareStatement(
-                    "UPDATE task_host SET status = 'running', clock = ?, stdout = '', stderr = '' WHERE id = ? AND host = ? AND status = 'waiting'")) {
-                for (var h : hosts) {
-                    ps.setLong(1, clock);
-                    ps.setLong(2, id);
-                    ps.setString(3, h);
-                    if (ps.executeUpdate() == 1) {
-                        moved.add(h);
+            List<String> moved;
+            if (hosts.size() > 1 && new java.util.HashSet<>(hosts).equals(new java.util.HashSet<>(waitingIn(c, id)))) {
+                // Every waiting host (batch 0, a last batch): one statement instead of one per host,
+                // which took 1.5 s for 5,000 hosts on H2. Fewer rows changed: a host was cancelled
+                // meanwhile; ask which moved.
+                int changed = TaskStore.update(c, "UPDATE task_host SET status = 'running', clock = ?, stdout = '', stderr = '' "
+                        + "WHERE id = ? AND status = 'waiting'", clock, id);
+                moved = changed == hosts.size() ? new ArrayList<>(hosts) : runningSince(c, id, hosts, clock);
+            } else {
+                moved = new ArrayList<>();
+                try (var ps = c.prepareStatement(
+                        "UPDATE task_host SET status = 'running', clock = ?, stdout = '', stderr = '' WHERE id = ? AND host = ? AND status = 'waiting'")) {
+                    for (var h : hosts) {
+                        ps.setLong(1, clock);
+                        ps.setLong(2, id);
+                        ps.setString(3, h);
+                        if (ps.executeUpdate() == 1) {
+                            moved.add(h);
+                        }
                     }
                 }
             }
@@ -173,6 +183,45 @@ public final class DispatchStore {
             ClusterStore.log(c, origin, id, moved, clock);
             return moved;
         });
+    }
+
+    private static List<String> waitingIn(Connection c, long id) throws SQLException {
+        try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ? AND status = 'waiting'")) {
+            ps.setLong(1, id);
+            try (var rs = ps.executeQuery()) {
+                var out = new ArrayList<String>();
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+                return out;
+            }
+        }
+    }
+
+    /** Those of {@code hosts} that run with {@code clock}, in the given order. */
+    private static List<String> runningSince(Connection c, long id, List<String> hosts, long clock) throws SQLException {
+        var running = new java.util.HashSet<String>();
+        for (int i = 0; i < hosts.size(); i += 500) {
+            var part = hosts.subList(i, Math.min(hosts.size(), i + 500));
+            try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ? AND clock = ? AND status = 'running' AND host IN ("
+                    + TaskStore.marks(part.size()) + ")")) {
+                var args = new ArrayList<Object>(List.of(id, clock));
+                args.addAll(part);
+                TaskStore.bind(ps, args);
+                try (var rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        running.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        var out = new ArrayList<String>();
+        for (var h : hosts) {
+            if (running.contains(h)) {
+                out.add(h);
+            }
+        }
+        return out;
     }
 
     /** Sets the task action (the scheduler pauses a task whose failures exceed its tolerance). */
