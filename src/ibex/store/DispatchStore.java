@@ -47,18 +47,30 @@ public final class DispatchStore {
                 WHERE s.scheduler = '' AND a.action <> 'pause' ORDER BY s.id LIMIT ?""", "", limit);
     }
 
-    /** Unowned tasks with an id above {@code after}, paused ones too, oldest first: those created since. */
-    public List<Long> orphansAfter(long after, int limit) {
+    /** Unowned tasks among the next ones by id, paused ones too; {@code last} is the last id looked at. */
+    public record NewTasks(List<Long> orphans, long last) {
+    }
+
+    /**
+     * The unowned tasks among the first {@code limit} tasks with an id above {@code after}: those
+     * created since a pass last looked. A range of the primary key, filtered here: with the owner
+     * in the WHERE clause the database walked every unowned (paused) task on each call.
+     */
+    public NewTasks orphansAfter(long after, int limit) {
         return db.read(c -> {
-            try (var ps = c.prepareStatement("SELECT id FROM task_scheduler WHERE scheduler = '' AND id > ? ORDER BY id LIMIT ?")) {
+            try (var ps = c.prepareStatement("SELECT id, scheduler FROM task_scheduler WHERE id > ? ORDER BY id LIMIT ?")) {
                 ps.setLong(1, after);
                 ps.setInt(2, limit);
                 try (var rs = ps.executeQuery()) {
                     var out = new ArrayList<Long>();
+                    long last = after;
                     while (rs.next()) {
-                        out.add(rs.getLong(1));
+                        last = rs.getLong(1);
+                        if (rs.getString(2).isEmpty()) {
+                            out.add(last);
+                        }
                     }
-                    return out;
+                    return new NewTasks(out, last);
                 }
             }
         });

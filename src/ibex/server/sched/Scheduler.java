@@ -114,7 +114,15 @@ public final class Scheduler implements AutoCloseable {
         // Every pass looks at the orphans created since the last one; once a tick, at every orphan that
         // is not paused (a task started again, one left behind). So paused tasks, however many, cost
         // no query per pass: a burst of creations wakes many passes.
-        for (long id : tick ? store.orphans(PAGE) : store.orphansAfter(orphanSeen, PAGE)) {
+        List<Long> orphans;
+        if (tick) {
+            orphans = store.orphans(PAGE);
+        } else {
+            var page = store.orphansAfter(orphanSeen, PAGE);
+            orphans = page.orphans();
+            orphanSeen = Math.max(orphanSeen, page.last());
+        }
+        for (long id : orphans) {
             orphanSeen = Math.max(orphanSeen, id);
             var state = store.state(id);
             if (state.isPresent() && state.get().action() != TaskAction.PAUSE && store.claim(id, "", name)) {
