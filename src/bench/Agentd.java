@@ -169,22 +169,17 @@ final class Agentd {
         var dir = b.scratch.resolve("p5");
         var plain = new ArrayList<Double>();
         var agentRates = new ArrayList<Double>();
-        var t = new Table("round", "plain ProcessBuilder starts/s", "agent starts/s", "agent ÷ plain");
+        var wrapped = new ArrayList<Double>();
+        var t = new Table("round", "plain ProcessBuilder starts/s", "ProcessBuilder with the agent's wrapper argv", "agent starts/s",
+                "agent ÷ plain");
         try (var server = Ibex.server(b.bin, dir.resolve("server"), Ibex.h2(dir.resolve("server")), 1000, Map.of());
              var agent = Ibex.agent(b.bin, dir.resolve("agent"), server.rpcPort, "p5-host", 1000, Map.of())) {
             awaitAgents(server, 1);
             var imageJava = b.bin.toRealPath().getParent().resolve("java");
+            String wrap = wrapper();
             for (int r = 1; r <= rounds; r++) {
-                var plainLog = dir.resolve("plain-" + r + ".log");
-                var script = Files.writeString(dir.resolve("plain-" + r + ".sh"), "#!/bin/bash\necho $EPOCHREALTIME >> " + plainLog + "\n");
-                script.toFile().setExecutable(true);
-                var p = new ProcessBuilder(imageJava.toString(), "-XX:+UseSerialGC", "-Xint", "-cp", b.classPath.split(":")[0],
-                        "bench.Spawn", script.toString(), Integer.toString(k), dir.resolve("plain-" + r).toString())
-                        .redirectErrorStream(true).redirectOutput(dir.resolve("spawn-" + r + ".out").toFile()).start();
-                if (!p.waitFor(300, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
-                    throw new IllegalStateException("Spawn failed: " + Files.readString(dir.resolve("spawn-" + r + ".out")));
-                }
-                double pr = rate(plainLog, k);
+                double pr = spawn(imageJava, dir, "plain-" + r, k, null);
+                double wr = spawn(imageJava, dir, "wrapped-" + r, k, wrap);
                 var agentLog = dir.resolve("agent-" + r + ".log");
                 String body = "#!/bin/bash\necho $EPOCHREALTIME >> " + agentLog + "\n";
                 var created = new AtomicInteger();
@@ -204,8 +199,9 @@ final class Agentd {
                 }
                 double ar = rate(agentLog, k);
                 plain.add(pr);
+                wrapped.add(wr);
                 agentRates.add(ar);
-                t.row(Integer.toString(r), Stats.f(pr), Stats.f(ar), String.format("%.0f %%", 100 * ar / pr));
+                t.row(Integer.toString(r), Stats.f(pr), Stats.f(wr), Stats.f(ar), String.format("%.0f %%", 100 * ar / pr));
                 awaitIdle(server);
             }
         }
@@ -215,11 +211,43 @@ final class Agentd {
                         + " (starts − 1) ÷ (last − first start)",
                 List.of(new Bench.Target("agent's start rate ÷ plain ProcessBuilder's (medians)", "≥ 80 %", String.format("%.0f %% (%s vs %s starts/s)",
                         ratio, Stats.f(Stats.median(agentRates)), Stats.f(Stats.median(plain))), ratio >= 80)),
-                t, List.of("Plain: src/bench/Spawn.java on the image's own java (-Xint, like the agent), one ProcessBuilder.start() per"
+                t, List.of("Wrapper column: the same starts with the agent's own argv (setsid /bin/sh -c WRAP SCRIPT EXIT-FILE,"
+                        + " WRAP read from ibex.agent.Command): the share of the gap that is the wrapper's extra fork and execs"
+                        + String.format(" (median %.0f %% of plain).", 100 * Stats.median(wrapped) / Stats.median(plain)),
+                        "Plain: src/bench/Spawn.java on the image's own java (-Xint, like the agent), one ProcessBuilder.start() per"
                         + " run of the script with stdin, stdout and stderr on files, none waited for before the next. Agent: " + k
                         + " one-host tasks created over HTTP by 4 client threads as fast as the server takes them; the agent starts"
                         + " each run under its wrapper (setsid + sh, so a kill reaches the script's children and an agent restart"
                         + " finds the exit status). This VM starts at most about 160 processes a second (build notes §6)."));
+    }
+
+    /** Starts {@code k} runs of a fresh script with src/bench/Spawn.java and returns their start rate. */
+    private double spawn(Path imageJava, Path dir, String name, int k, String wrap) throws IOException, InterruptedException {
+        var log = dir.resolve(name + ".log");
+        var script = Files.writeString(dir.resolve(name + ".sh"), "#!/bin/bash\necho $EPOCHREALTIME >> " + log + "\n");
+        script.toFile().setExecutable(true);
+        var argv = new ArrayList<>(List.of(imageJava.toString(), "-XX:+UseSerialGC", "-Xint", "-cp", b.classPath.split(":")[0],
+                "bench.Spawn", script.toString(), Integer.toString(k), dir.resolve(name).toString()));
+        if (wrap != null) {
+            argv.add(wrap);
+        }
+        var out = dir.resolve(name + ".out");
+        var p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        if (!p.waitFor(300, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IllegalStateException("Spawn failed: " + Files.readString(out));
+        }
+        return rate(log, k);
+    }
+
+    /** The agent's wrapper script (ibex.agent.Command.WRAP, package-private; the driver runs on the class path). */
+    static String wrapper() {
+        try {
+            var f = Class.forName("ibex.agent.Command").getDeclaredField("WRAP");
+            f.setAccessible(true);
+            return (String) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read ibex.agent.Command.WRAP: " + e, e);
+        }
     }
 
     private static void awaitIdle(Ibex server) {

@@ -31,6 +31,8 @@ public final class Bench {
     final Path scratch;
     final boolean mariadb;
     final Path sql;
+    /** P1 sizes instead of the defaults (--sizes 10000,18000), for experiments. */
+    final String sizes;
     private final Path out;
     private final Set<String> only;
     private final StringBuilder body = new StringBuilder();
@@ -48,6 +50,7 @@ public final class Bench {
         only = a.containsKey("only") ? Set.of(a.get("only").split(",")) : Set.of("P1", "P2", "P3", "P4", "P5", "P6");
         mariadb = !"no".equals(a.getOrDefault("mariadb", "yes"));
         sql = Path.of(a.getOrDefault("sql", "sql/ibex.sql"));
+        sizes = a.get("sizes");
         scratch = Files.createTempDirectory("ibex-bench-");
         machine = machine();
     }

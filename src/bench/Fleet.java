@@ -99,7 +99,8 @@ final class Fleet {
 
     /** P1. */
     void agentsHeld() throws IOException {
-        int[] sizes = b.quick ? new int[] {1000, 5000} : new int[] {1000, 5000, 10000, 18000};
+        int[] sizes = b.sizes != null ? java.util.Arrays.stream(b.sizes.split(",")).mapToInt(Integer::parseInt).toArray()
+                : b.quick ? new int[] {1000, 5000} : new int[] {1000, 5000, 10000, 18000};
         int runs = b.quick ? 1 : 3;
         int window = b.quick ? 5 : 20;
         int warm = b.quick ? 3 : 10;

@@ -5,12 +5,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The P5 baseline: plain ProcessBuilder starts of one script, as fast as they go, each with its
  * stdin, stdout and stderr on files (as the agent does), none waited for before the next starts.
  *
- * <pre>usage: Spawn SCRIPT COUNT WORKDIR</pre>
+ * With WRAP (the agent's wrapper, read from ibex.agent.Command by the driver), each start is the
+ * agent's own argv: setsid /bin/sh -c WRAP SCRIPT EXIT-FILE, so the wrapper's cost shows apart
+ * from the agent's and the server's.
+ *
+ * <pre>usage: Spawn SCRIPT COUNT WORKDIR [WRAP]</pre>
  */
 final class Spawn {
     public static void main(String[] args) throws IOException, InterruptedException {
@@ -22,7 +27,10 @@ final class Spawn {
         var procs = new ArrayList<Process>(count);
         long t0 = System.nanoTime();
         for (int i = 0; i < count; i++) {
-            procs.add(new ProcessBuilder(script.toString()).redirectInput(stdin.toFile())
+            var argv = args.length > 3
+                    ? List.of("/usr/bin/setsid", "/bin/sh", "-c", args[3], script.toString(), dir.resolve(i + ".exit").toString())
+                    : List.of(script.toString());
+            procs.add(new ProcessBuilder(argv).redirectInput(stdin.toFile())
                     .redirectOutput(dir.resolve(i + ".stdout").toFile()).redirectError(dir.resolve(i + ".stderr").toFile())
                     .directory(new File(System.getProperty("user.home"))).start());
         }
