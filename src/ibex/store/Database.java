@@ -96,6 +96,17 @@ public final class Database implements AutoCloseable {
             // Connector/J waits forever for an unanswering host by default; a server must fail at start.
             props.setProperty("connectTimeout", "5000");
         }
+        if (!embedded) {
+            // Round trips are most of a MySQL transaction's cost here (issue 6, P6): keep autocommit
+            // and transaction state locally so commit, rollback and setAutoCommit send nothing
+            // when nothing changed, and cache the parse of our few statements. A URL may override.
+            for (String[] option : new String[][] {{"useLocalSessionState", "true"}, {"useLocalTransactionState", "true"},
+                    {"cachePrepStmts", "true"}, {"prepStmtCacheSize", "64"}, {"prepStmtCacheSqlLimit", "2048"}}) {
+                if (!url.contains(option[0])) {
+                    props.setProperty(option[0], option[1]);
+                }
+            }
+        }
         String finalUrl = url;
         ConnectionPool.Opener opener = () -> DriverManager.getConnection(finalUrl, props);
         ConnectionPool pool = new ConnectionPool(display, cfg.maxOpenConns(), opener,
