@@ -18,12 +18,26 @@ public final class AuditStore {
     }
 
     public void append(Entry e) {
-        var hosts = e.hosts().length() > MAX_HOSTS_TEXT ? e.hosts().substring(0, MAX_HOSTS_TEXT) + "..." : e.hosts();
-        var detail = e.detail().length() > 1024 ? e.detail().substring(0, 1021) + "..." : e.detail();
-        db.inTransaction(c -> TaskStore.update(c, """
-                INSERT INTO audit_log (at, actor, remote, action, task_id, hosts, script_sha256, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", e.at(), e.actor(), e.remote(), e.action(), e.taskId(), hosts,
-                e.scriptSha256(), detail));
+        appends.write(e);
+    }
+
+    /** Entries arriving together share a transaction (see GroupCommit; issue 6, P6). */
+    private final GroupCommit<Entry, Boolean> appends = new GroupCommit<>(64, this::insertAll);
+
+    private java.util.List<Boolean> insertAll(java.util.List<Entry> batch) {
+        return db.inTransaction(c -> {
+            var done = new java.util.ArrayList<Boolean>(batch.size());
+            for (var e : batch) {
+                var hosts = e.hosts().length() > MAX_HOSTS_TEXT ? e.hosts().substring(0, MAX_HOSTS_TEXT) + "..." : e.hosts();
+                var detail = e.detail().length() > 1024 ? e.detail().substring(0, 1021) + "..." : e.detail();
+                TaskStore.update(c, """
+                        INSERT INTO audit_log (at, actor, remote, action, task_id, hosts, script_sha256, detail)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", e.at(), e.actor(), e.remote(), e.action(), e.taskId(), hosts,
+                        e.scriptSha256(), detail);
+                done.add(true);
+            }
+            return done;
+        });
     }
 
     /** Newest first; for one task when {@code taskId} > 0. */

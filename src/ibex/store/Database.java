@@ -127,14 +127,16 @@ public final class Database implements AutoCloseable {
      * WRITE_DELAY=0 writes each commit to the file at once (with H2's default 500 ms, a process
      * killed right after a commit lost the commit, even the tables: measured with Runtime.halt);
      * DB_CLOSE_ON_EXIT=FALSE because the server closes the store itself, last in its stop order,
-     * and H2's own shutdown hook would otherwise close it under requests still draining.
+     * and H2's own shutdown hook would otherwise close it under requests still draining;
+     * QUERY_CACHE_SIZE=64 keeps the parse of every statement ibex uses (H2's default of 8 per
+     * connection re-parsed most of them on each call: issue 6, P6).
      */
     static String h2Url(String url) {
         String upper = url.toUpperCase(Locale.ROOT);
         StringBuilder b = new StringBuilder(url);
         for (String[] option : new String[][] {
                 {"MODE", "MySQL"}, {"DATABASE_TO_LOWER", "TRUE"}, {"LOCK_TIMEOUT", "10000"}, {"WRITE_DELAY", "0"},
-                {"DB_CLOSE_ON_EXIT", "FALSE"}}) {
+                {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}}) {
             if (!upper.contains(";" + option[0] + "=")) {
                 b.append(';').append(option[0]).append('=').append(option[1]);
             }

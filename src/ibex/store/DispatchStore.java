@@ -47,7 +47,7 @@ public final class DispatchStore {
                 WHERE s.scheduler = '' AND a.action <> 'pause' ORDER BY s.id LIMIT ?""", "", limit);
     }
 
-    /** Unowned tasks among the next ones by id, paused ones too; {@code last} is the last id looked at. */
+    /** Unowned tasks that are not paused among the next ones by id; {@code last} is the last id looked at. */
     public record NewTasks(List<Long> orphans, long last) {
     }
 
@@ -58,7 +58,8 @@ public final class DispatchStore {
      */
     public NewTasks orphansAfter(long after, int limit) {
         return db.read(c -> {
-            try (var ps = c.prepareStatement("SELECT id, scheduler FROM task_scheduler WHERE id > ? ORDER BY id LIMIT ?")) {
+            try (var ps = c.prepareStatement("SELECT s.id, s.scheduler, a.action FROM task_scheduler s JOIN task_action a ON a.id = s.id "
+                    + "WHERE s.id > ? ORDER BY s.id LIMIT ?")) {
                 ps.setLong(1, after);
                 ps.setInt(2, limit);
                 try (var rs = ps.executeQuery()) {
@@ -66,7 +67,7 @@ public final class DispatchStore {
                     long last = after;
                     while (rs.next()) {
                         last = rs.getLong(1);
-                        if (rs.getString(2).isEmpty()) {
+                        if (rs.getString(2).isEmpty() && !TaskAction.PAUSE.wire().equals(rs.getString(3))) {
                             out.add(last);
                         }
                     }

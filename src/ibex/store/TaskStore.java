@@ -36,9 +36,29 @@ public final class TaskStore {
     public record Page(long total, List<TaskMeta> list) {
     }
 
+    private record Create(TaskSpec spec, Instant now) {
+    }
+
+    /** Creations arriving together share a transaction (see GroupCommit; issue 6, P6). */
+    private final GroupCommit<Create, Long> creates = new GroupCommit<>(64, this::insertAll);
+
+    private List<Long> insertAll(List<Create> batch) {
+        return db.inTransaction(c -> {
+            var ids = new ArrayList<Long>(batch.size());
+            for (var b : batch) {
+                ids.add(insert(c, b.spec(), b.now()));
+            }
+            return ids;
+        });
+    }
+
     /** Stores a new task with all hosts waiting, in one transaction; returns its id. */
     public long create(TaskSpec spec, Instant now) {
-        return db.inTransaction(c -> {
+        return creates.write(new Create(spec, now));
+    }
+
+    private static long insert(Connection c, TaskSpec spec, Instant now) throws SQLException {
+        {
             long id;
             try (var ps = c.prepareStatement("""
                     INSERT INTO task_meta (title, account, batch, tolerance, timeout, pause, script, args, stdin, creator, created)
@@ -71,7 +91,7 @@ public final class TaskStore {
                 ps.executeBatch();
             }
             return id;
-        });
+        }
     }
 
     private static final String META_COLUMNS = """

@@ -167,7 +167,8 @@ class DatabaseTest {
 
     @Test
     void h2Url_addsOnlyTheOptionsThatAreMissing() {
-        assertEquals("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500;DATABASE_TO_LOWER=TRUE;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE",
+        assertEquals("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500;DATABASE_TO_LOWER=TRUE;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE"
+                + ";QUERY_CACHE_SIZE=64",
                 Database.h2Url("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500"));
     }
 
