@@ -112,8 +112,8 @@ final class Agentd {
 
     /** P4: three agents side by side with the launcher's flags and AOT cache, one without the cache. */
     void idle() throws IOException {
-        int settle = b.quick ? 5 : 10;
-        int window = b.quick ? 15 : 60;
+        int settle = b.quick ? 3 : 10;
+        int window = b.quick ? 10 : 60;
         var dir = b.scratch.resolve("p4");
         try (var server = Ibex.server(b.bin, dir.resolve("server"), Ibex.h2(dir.resolve("server")), 1000, Map.of())) {
             var agents = new ArrayList<Ibex>();
