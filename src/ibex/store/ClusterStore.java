@@ -119,13 +119,20 @@ public final class ClusterStore {
 
     // ---- assignment-change log -------------------------------------------------------------
 
-    /** Appends one row per host, inside the caller's transaction; {@code server} wrote it. */
+    /**
+     * Above this many hosts, one change-log row with host "" stands for every host of the task:
+     * a task for 10,000 hosts writes one row, not 10,000 (BENCHMARKS.md P3). A follower reloads
+     * the task's hosts connected to it, a superset of those changed, which is harmless.
+     */
+    static final int TASK_WIDE_OVER = 64;
+
+    /** Appends the change of {@code hosts}, inside the caller's transaction; {@code server} wrote it. */
     static void log(Connection c, String server, long taskId, Collection<String> hosts, long now) throws SQLException {
         if (hosts.isEmpty()) {
             return;
         }
         try (var ps = c.prepareStatement("INSERT INTO dispatch_log (host, id, server, created) VALUES (?, ?, ?, ?)")) {
-            for (var h : hosts) {
+            for (var h : hosts.size() > TASK_WIDE_OVER ? List.of("") : hosts) {
                 ps.setString(1, h);
                 ps.setLong(2, taskId);
                 ps.setString(3, server);
@@ -138,6 +145,26 @@ public final class ClusterStore {
 
     /** One logged change: a host whose assignments changed, at log position {@code seq}. */
     public record LogEntry(long seq, String host, long taskId, String server, long created) {
+        /** The row stands for every host of its task (see {@link #TASK_WIDE_OVER}). */
+        public boolean taskWide() {
+            return host.isEmpty();
+        }
+    }
+
+    /** Every host of a task: what a task-wide change-log row stands for. */
+    public List<String> hostsOf(long taskId) {
+        return db.read(c -> {
+            try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ?")) {
+                ps.setLong(1, taskId);
+                try (var rs = ps.executeQuery()) {
+                    var out = new ArrayList<String>();
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                    return out;
+                }
+            }
+        });
     }
 
     public List<LogEntry> logAfter(long seq, int limit) {

@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
@@ -36,7 +37,23 @@ public final class TaskStore {
     public record Page(long total, List<TaskMeta> list) {
     }
 
-    private record Create(TaskSpec spec, Instant now) {
+    /**
+     * What a new task does at once, decided by the scheduler before it is stored: the server that
+     * owns it ("" = none yet), the hosts that start in the creating transaction, and its action
+     * (the pause list may pause it behind one of them).
+     */
+    public record Start(String owner, List<String> running, TaskAction action) {
+        public Start {
+            running = List.copyOf(running);
+        }
+
+        /** Nothing starts: the task waits, unowned, for a scheduler (or for a start action). */
+        public static Start waiting(TaskSpec spec) {
+            return new Start("", List.of(), spec.action());
+        }
+    }
+
+    private record Create(TaskSpec spec, Instant now, Start start) {
     }
 
     /** Creations arriving together share a transaction (see GroupCommit; issue 6, P6). */
@@ -46,18 +63,27 @@ public final class TaskStore {
         return db.inTransaction(c -> {
             var ids = new ArrayList<Long>(batch.size());
             for (var b : batch) {
-                ids.add(insert(c, b.spec(), b.now()));
+                ids.add(insert(c, b.spec(), b.now(), b.start()));
             }
             return ids;
         });
     }
 
-    /** Stores a new task with all hosts waiting, in one transaction; returns its id. */
+    /** Stores a new task with all hosts waiting and no owner; returns its id. */
     public long create(TaskSpec spec, Instant now) {
-        return creates.write(new Create(spec, now));
+        return create(spec, now, Start.waiting(spec));
     }
 
-    private static long insert(Connection c, TaskSpec spec, Instant now) throws SQLException {
+    /**
+     * Stores a new task in one transaction, its {@code start} hosts already running with the
+     * creation time as their clock (one write per host row, not an insert and then an update:
+     * BENCHMARKS.md P3); returns its id.
+     */
+    public long create(TaskSpec spec, Instant now, Start start) {
+        return creates.write(new Create(spec, now, start));
+    }
+
+    private static long insert(Connection c, TaskSpec spec, Instant now, Start start) throws SQLException {
         {
             long id;
             try (var ps = c.prepareStatement("""
@@ -80,16 +106,22 @@ public final class TaskStore {
                     id = keys.getLong(1);
                 }
             }
-            update(c, "INSERT INTO task_action (id, action, clock) VALUES (?, ?, ?)", id, spec.action().wire(), now.toEpochMilli());
-            update(c, "INSERT INTO task_scheduler (id, scheduler) VALUES (?, '')", id);
-            try (var ps = c.prepareStatement("INSERT INTO task_host (id, host, status, clock, stdout, stderr) VALUES (?, ?, 'waiting', 0, '', '')")) {
+            long clock = now.toEpochMilli();
+            update(c, "INSERT INTO task_action (id, action, clock) VALUES (?, ?, ?)", id, start.action().wire(), clock);
+            update(c, "INSERT INTO task_scheduler (id, scheduler) VALUES (?, ?)", id, start.owner());
+            var running = new HashSet<>(start.running());
+            try (var ps = c.prepareStatement("INSERT INTO task_host (id, host, status, clock, stdout, stderr) VALUES (?, ?, ?, ?, '', '')")) {
                 for (var h : spec.hosts()) {
+                    boolean runs = running.contains(h);
                     ps.setLong(1, id);
                     ps.setString(2, h);
+                    ps.setString(3, (runs ? HostStatus.RUNNING : HostStatus.WAITING).wire());
+                    ps.setLong(4, runs ? clock : 0);
                     ps.addBatch();
                 }
                 ps.executeBatch();
             }
+            ClusterStore.log(c, start.owner(), id, start.running(), clock);
             return id;
         }
     }

@@ -72,6 +72,23 @@ class ClusterStoreTest {
 
     @ParameterizedTest
     @MethodSource(BOTH)
+    void changeLog_ofManyHostsOfOneTask_isOneTaskWideRow_standingForEveryHostOfTheTask(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var cluster = new ClusterStore(db);
+            var hosts = java.util.stream.IntStream.rangeClosed(1, ClusterStore.TASK_WIDE_OVER + 1).mapToObj(i -> "w" + i).toList();
+            long head = cluster.logHead();
+            long id = new TaskStore(db).create(Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
+            Tasks.dispatch(db).dispatch(id, hosts, 1000, Optional.empty());
+            var rows = cluster.logAfter(head, 1000);
+            assertEquals(1, rows.size(), rows.toString());
+            assertTrue(rows.getFirst().taskWide());
+            assertEquals(id, rows.getFirst().taskId());
+            assertEquals(hosts, cluster.hostsOf(id).stream().sorted(java.util.Comparator.comparingInt(h -> Integer.parseInt(h.substring(1)))).toList());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
     void aServerThatStopsBeating_isDead_andItsTasksAndAgentsAreTakenOver(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var cluster = new ClusterStore(db);

@@ -46,6 +46,26 @@ class TaskStoreTest {
 
     @ParameterizedTest
     @MethodSource(BOTH)
+    void create_withAStart_storesItsHostsRunningAtTheCreationClock_ownedAndLogged(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var cluster = new ClusterStore(db);
+            long head = cluster.logHead();
+            Instant now = Tasks.now();
+            long id = tasks.create(Tasks.spec("h1", "h2", "h3"), now, new TaskStore.Start("test:1", List.of("h1", "h2"), TaskAction.PAUSE));
+            assertEquals(List.of(HostStatus.RUNNING, HostStatus.RUNNING, HostStatus.WAITING),
+                    tasks.hosts(id, TaskStore.Output.NONE).stream().map(TaskHost::status).toList());
+            assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id), "the start's action, not the spec's");
+            var dispatch = Tasks.dispatch(db);
+            assertEquals(List.of(id), dispatch.owned("test:1", 10));
+            assertEquals(List.of(new ibex.core.Assignment(id, now.toEpochMilli(), ibex.core.Assignment.Kind.START)),
+                    Tasks.assignments(dispatch, "h1"), "the run's clock is the creation time");
+            assertEquals(List.of("h1", "h2"), cluster.logAfter(head, 10).stream().map(ClusterStore.LogEntry::host).toList());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
     void create_givesEachTaskItsOwnIdAndHosts(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);

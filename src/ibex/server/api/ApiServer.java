@@ -8,6 +8,7 @@ import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.Log;
 import ibex.core.TaskLimits;
+import ibex.core.TaskSpec;
 import ibex.store.ActionStore;
 import ibex.store.AuditStore;
 import ibex.store.PinStore;
@@ -26,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -36,7 +38,7 @@ import javax.net.ssl.SSLContext;
 public final class ApiServer implements AutoCloseable {
     /** What the API needs from the rest of the server. */
     public record Deps(TaskStore tasks, ActionStore actions, AuditStore audit, PinStore pins, Consumer<List<HostChange>> push,
-                       Runnable wake, InstantSource clock, Counters counters) {
+                       Function<TaskSpec, TaskStore.Start> firstStep, Runnable wake, InstantSource clock, Counters counters) {
     }
 
     /**

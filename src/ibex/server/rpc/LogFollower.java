@@ -59,7 +59,11 @@ final class LogFollower {
         var hosts = new HashSet<String>();
         for (var row : cluster.logAfter(cursor, 1000)) {
             if (seenAhead.add(row.seq()) && !row.server().equals(me)) {
-                hosts.add(row.host());
+                if (row.taskWide()) {
+                    hosts.addAll(cluster.hostsOf(row.taskId()));
+                } else {
+                    hosts.add(row.host());
+                }
             }
         }
         if (!hosts.isEmpty()) {

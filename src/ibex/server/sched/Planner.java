@@ -2,10 +2,12 @@ package ibex.server.sched;
 
 import ibex.core.HostStatus;
 import ibex.core.TaskAction;
+import ibex.core.TaskSpec;
 import ibex.store.DispatchStore.TaskState;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -62,6 +64,13 @@ final class Planner {
             }
         }
         return take.isEmpty() ? Plan.NOTHING : new Plan(List.copyOf(take), Optional.empty(), false);
+    }
+
+    /** The plan for a task being created: every host waits, in the order given. */
+    static Plan first(TaskSpec spec) {
+        var fresh = new TaskState(0, spec.action(), spec.batch(), spec.tolerance(), spec.timeout(), spec.pause(),
+                Map.of(HostStatus.WAITING, spec.hosts().size()));
+        return plan(fresh, spec.hosts());
     }
 
     /** Failed, timeout and killfailed hosts beyond the tolerance pause the task. */

@@ -5,8 +5,10 @@ import ibex.core.HostChange;
 import ibex.core.HostStatus;
 import ibex.core.Log;
 import ibex.core.TaskAction;
+import ibex.core.TaskSpec;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
+import ibex.store.TaskStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -72,6 +74,20 @@ public final class Scheduler implements AutoCloseable {
     public void start() {
         cluster.beat(name, clock.millis());
         thread = Thread.ofPlatform().name("ibex-scheduler").daemon().start(this::loop);
+    }
+
+    /**
+     * The first step of a task being created, stored with it: a started task is owned by this
+     * server from the start and its first batch runs at once, so its scripts are pushed when the
+     * creation commits, without waiting for a pass (BENCHMARKS.md P2, P3). A paused task stays
+     * unowned, so paused tasks cost the passes nothing.
+     */
+    public TaskStore.Start firstStep(TaskSpec spec) {
+        var plan = Planner.first(spec);
+        if (plan.dispatch().isEmpty()) {
+            return TaskStore.Start.waiting(spec);
+        }
+        return new TaskStore.Start(name, plan.dispatch(), plan.setAction().orElse(spec.action()));
     }
 
     /** Asks for a pass as soon as possible; many wakes fold into one pass. */

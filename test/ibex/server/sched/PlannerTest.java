@@ -230,6 +230,23 @@ class PlannerTest {
         }
     }
 
+    // ---- the first step, taken at creation --------------------------------------------------------
+
+    @Test
+    void first_startsTheFirstBatchOfAStartedTask_andNothingOfAPausedOne() {
+        assertEquals(dispatch("h1", "h2", "h3", "h4", "h5"), Planner.first(TaskSpec.from(request("0", null, 5))));
+        assertEquals(dispatch("h1", "h2"), Planner.first(TaskSpec.from(request("2", null, 5))));
+        assertEquals(dispatch("h1", "h2"), Planner.first(TaskSpec.from(request("25%", null, 5))), "25 % of 5 rounds up to 2");
+        var paused = new TaskSpec.Request("t", "root", null, null, null, "", "echo", "", "", "pause", "me", hosts(1, 3));
+        assertEquals(Plan.NOTHING, Planner.first(TaskSpec.from(paused)));
+    }
+
+    @Test
+    void first_pausesBehindAPauseHostInTheFirstBatch() {
+        var r = new TaskSpec.Request("t", "root", null, null, null, "h2", "echo", "", "", "start", "me", hosts(1, 4));
+        assertEquals(new Plan(List.of("h1", "h2"), Optional.of(TaskAction.PAUSE), false), Planner.first(TaskSpec.from(r)));
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------
 
     private static TaskState state(TaskAction action, int batch, int tolerance, String pause, Object... counts) {
