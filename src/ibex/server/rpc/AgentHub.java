@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.channels.ServerSocketChannel;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,6 +64,8 @@ public final class AgentHub implements AutoCloseable {
     final ScheduledExecutorService timer =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ibex-handshake-timer").daemon().factory());
     private ServerSocket listener;
+    /** Watches welcomed plain connections between frames; see {@link ReadLoop}. */
+    ReadLoop readLoop;
 
     /**
      * @param resultsStored called after results were stored, so the scheduler can start the next
@@ -87,9 +90,12 @@ public final class AgentHub implements AutoCloseable {
         });
     }
 
-    /** Binds the agent port (port 0 = any free port), with TLS when {@code tls} is not null. */
+    /**
+     * Binds the agent port (port 0 = any free port), with TLS when {@code tls} is not null. A plain
+     * port is a channel's socket, so its connections have channels the {@link ReadLoop} can watch.
+     */
     public static ServerSocket bind(String host, int port, SSLContext tls) throws IOException {
-        var socket = tls == null ? new ServerSocket() : tls.getServerSocketFactory().createServerSocket();
+        var socket = tls == null ? ServerSocketChannel.open().socket() : tls.getServerSocketFactory().createServerSocket();
         socket.setReuseAddress(true);
         socket.bind(new InetSocketAddress(host, port), 4096);
         return socket;
@@ -98,6 +104,11 @@ public final class AgentHub implements AutoCloseable {
     /** Starts accepting agents on a bound socket and following the change log; returns the address. */
     public InetSocketAddress start(ServerSocket bound) {
         listener = bound;
+        try {
+            readLoop = new ReadLoop(this::submit);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("opening the agent read loop", e);
+        }
         Thread.ofPlatform().name("ibex-agent-accept").daemon().start(this::acceptLoop);
         timer.scheduleWithFixedDelay(this::sweep, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
         var follower = new LogFollower(cluster, serverName, clock, this::reload);
@@ -261,6 +272,9 @@ public final class AgentHub implements AutoCloseable {
             Log.warn("rpc", "closing the agent port: " + e.getMessage());
         }
         sessions.values().forEach(AgentSession::close);
+        if (readLoop != null) {
+            readLoop.close();
+        }
         timer.shutdownNow();
         threads.shutdownNow();
         results.close();

@@ -11,6 +11,7 @@ import ibex.store.ProgressStore;
 import ibex.store.StoreException;
 import ibex.wire.Assignments;
 import ibex.wire.ErrorReply;
+import ibex.wire.FrameDecoder;
 import ibex.wire.FrameReader;
 import ibex.wire.FrameWriter;
 import ibex.wire.Frames;
@@ -28,6 +29,8 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -38,11 +41,13 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One agent connection, on its own virtual thread: handshake, then heartbeats answered from the
- * in-memory assignments. Pushes (new starts, kills) are written by a short-lived virtual thread so
+ * One agent connection: handshake on its own virtual thread, then heartbeats answered from the
+ * in-memory assignments, read by the {@link ReadLoop} (plain) or by that thread (TLS). Pushes (new starts, kills) are written by a short-lived virtual thread so
  * the scheduler never blocks on a slow agent; several pushes fold into one.
  */
-final class AgentSession {
+final class AgentSession implements ReadLoop.Readable {
+    /** What one read of a watched connection takes at most; a heartbeat is a few dozen bytes. */
+    private static final int READ_BYTES = 4096;
     private static final SecureRandom RANDOM = new SecureRandom();
     private final AgentHub hub;
     private final Socket socket;
@@ -51,12 +56,20 @@ final class AgentSession {
     private final Set<Long> scriptsSent = new HashSet<>();
     private final AtomicBoolean flushQueued = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean ended = new AtomicBoolean();
+    /** The plain connection's channel, watched by the read loop once welcomed; null for TLS. */
+    private final SocketChannel channel;
+    /** The partial frame of a watched connection, between two reads. */
+    private final FrameDecoder decoder;
+    /** A watched connection's bytes are being read: it is not silent, whatever waitingSince says. */
+    private volatile boolean reading;
+    private volatile boolean registered;
     /** Set once Welcome is written: nothing may be pushed to an agent before its Welcome. */
     private volatile boolean welcomed;
     /** Since when (System.nanoTime) this connection waits for a frame, 0 while it is not waiting. */
     private volatile long waitingSince;
     private volatile long silentLimitNanos;
-    private FrameWriter out;
+    private volatile FrameWriter out;
     private String host = "";
     private String agentId = "";
     /** When this connection was accepted: runs started before it are not counted as dispatched by it. */
@@ -67,6 +80,8 @@ final class AgentSession {
         this.socket = socket;
         this.since = hub.clock.millis();
         this.remote = socket.getRemoteSocketAddress().toString().replaceFirst("^/", "");
+        this.channel = socket.getChannel();
+        this.decoder = channel == null ? null : new FrameDecoder(hub.settings().maxFrameBytes());
     }
 
     String host() {
@@ -85,8 +100,12 @@ final class AgentSession {
         return closed.get();
     }
 
+    /**
+     * Serves the connection from its handshake on, on the accepting virtual thread. A plain
+     * connection is handed to the {@link ReadLoop} once welcomed, and this thread ends; a TLS one
+     * (an SSLSocket has no channel) keeps this thread and reads its frames here.
+     */
     void run() {
-        boolean registered = false;
         try {
             socket.setTcpNoDelay(true);
             socket.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
@@ -97,110 +116,200 @@ final class AgentSession {
                     close();
                 }
             }, Frames.HELLO_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-            // Small buffers: a heartbeat is a few dozen bytes and 18,000 connections share one heap.
-            // Larger frames bypass the input buffer; FrameWriter writes each frame with one call.
-            var in = new FrameReader(new BufferedInputStream(socket.getInputStream(), 512), hub.settings().maxFrameBytes());
+            // A plain connection reads its Hello unbuffered (the frame reader asks for exact
+            // lengths), so no byte after it is left in a buffer when the read loop takes over.
+            // Small buffers otherwise: 18,000 connections share one heap.
+            var in = new FrameReader(channel != null ? socket.getInputStream() : new BufferedInputStream(socket.getInputStream(), 512),
+                    hub.settings().maxFrameBytes());
             out = new FrameWriter(socket.getOutputStream());
-            var nonce = new byte[32];
-            RANDOM.nextBytes(nonce);
-            out.write(new Greeting(Frames.PROTOCOL_VERSION, hub.serverName(), nonce));
-            if (!(in.read() instanceof Hello hello)) {
-                refuse(ErrorReply.PROTOCOL, "the first frame must be Hello");
+            if (!handshake(in)) {
                 return;
             }
-            if (hello.protocolVersion() != Frames.PROTOCOL_VERSION) {
-                refuse(ErrorReply.VERSION, "protocol version " + hello.protocolVersion() + " is not supported; this server speaks "
-                        + Frames.PROTOCOL_VERSION);
+            if (channel != null) {
+                channel.configureBlocking(false);
+                out = new FrameWriter(new ChannelOutput(channel));
+                welcomed = true;
+                flush();
+                waitingSince = System.nanoTime();
+                hub.readLoop.watch(channel, this);
                 return;
             }
-            try {
-                TaskSpec.checkHost(hello.host());
-            } catch (InvalidTask e) {
-                refuse(ErrorReply.PROTOCOL, e.getMessage());
-                return;
-            }
-            if (hello.agentId().isEmpty() || hello.agentId().length() > 64 || hello.agentVersion().length() > 64) {
-                refuse(ErrorReply.PROTOCOL, "agentId must be 1..64 characters and agentVersion at most 64, got "
-                        + hello.agentId().length() + " and " + hello.agentVersion().length());
-                return;
-            }
-            var refusedAuth = authenticate(hello, nonce);
-            if (refusedAuth != null) {
-                Log.warn("rpc", "refused agent '" + hello.host() + "' from " + remote + ": " + refusedAuth);
-                refuse(ErrorReply.AUTH, refusedAuth);
-                return;
-            }
-            host = hello.host();
-            agentId = hello.agentId();
-            var refusal = hub.register(this);
-            if (refusal != null) {
-                Log.warn("rpc", "refused agent from " + remote + ": " + refusal);
-                refuse(ErrorReply.HOST_TAKEN, refusal);
-                return;
-            }
-            registered = true;
-            var current = hub.dispatch.assignments(List.of(host)).get(host);
-            synchronized (assignments) {
-                current.forEach(a -> assignments.put(a.taskId(), a));
-            }
-            hub.present(this, true);
-            int beat = hub.settings().heartbeatMs();
-            out.write(new Welcome(hub.serverName(), beat));
             welcomed = true;
-            // Liveness is the hub's sweep over waitingSince, not a read timeout: a timed read on a
-            // virtual thread schedules and cancels a timer task on every heartbeat, which showed in
-            // CPU and, parked for a second, filled the old generation (issue 6).
-            silentLimitNanos = Math.max(3000, Frames.MISSED_HEARTBEATS * beat) * 1_000_000L;
-            socket.setSoTimeout(0);
-            Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
-                    + current.size() + " assignment(s))");
-            hub.counters.inc(Counters.Counter.AGENT_CONNECTS);
             flush();
             while (!closed()) {
                 waitingSince = System.nanoTime();
                 Message m = in.read();
                 waitingSince = 0;
-                switch (m) {
-                    case Heartbeat hb -> heartbeat(hb);
-                    case ScriptRequest r -> {
-                        var script = hub.scripts.get(r.taskId());
-                        if (script.isPresent()) {
-                            sendScript(script.get());
-                        }
+                if (!handle(m)) {
+                    break;
+                }
+            }
+        } catch (Exception e) {
+            failed(e);
+        }
+        end();
+    }
+
+    /**
+     * Greeting, Hello, checks, registration, Welcome. False when the agent was refused (the
+     * refusal is written) and the connection must end.
+     */
+    private boolean handshake(FrameReader in) throws IOException {
+        var nonce = new byte[32];
+        RANDOM.nextBytes(nonce);
+        out.write(new Greeting(Frames.PROTOCOL_VERSION, hub.serverName(), nonce));
+        if (!(in.read() instanceof Hello hello)) {
+            refuse(ErrorReply.PROTOCOL, "the first frame must be Hello");
+            return false;
+        }
+        if (hello.protocolVersion() != Frames.PROTOCOL_VERSION) {
+            refuse(ErrorReply.VERSION, "protocol version " + hello.protocolVersion() + " is not supported; this server speaks "
+                    + Frames.PROTOCOL_VERSION);
+            return false;
+        }
+        try {
+            TaskSpec.checkHost(hello.host());
+        } catch (InvalidTask e) {
+            refuse(ErrorReply.PROTOCOL, e.getMessage());
+            return false;
+        }
+        if (hello.agentId().isEmpty() || hello.agentId().length() > 64 || hello.agentVersion().length() > 64) {
+            refuse(ErrorReply.PROTOCOL, "agentId must be 1..64 characters and agentVersion at most 64, got "
+                    + hello.agentId().length() + " and " + hello.agentVersion().length());
+            return false;
+        }
+        var refusedAuth = authenticate(hello, nonce);
+        if (refusedAuth != null) {
+            Log.warn("rpc", "refused agent '" + hello.host() + "' from " + remote + ": " + refusedAuth);
+            refuse(ErrorReply.AUTH, refusedAuth);
+            return false;
+        }
+        host = hello.host();
+        agentId = hello.agentId();
+        var refusal = hub.register(this);
+        if (refusal != null) {
+            Log.warn("rpc", "refused agent from " + remote + ": " + refusal);
+            refuse(ErrorReply.HOST_TAKEN, refusal);
+            return false;
+        }
+        registered = true;
+        var current = hub.dispatch.assignments(List.of(host)).get(host);
+        synchronized (assignments) {
+            current.forEach(a -> assignments.put(a.taskId(), a));
+        }
+        hub.present(this, true);
+        int beat = hub.settings().heartbeatMs();
+        out.write(new Welcome(hub.serverName(), beat));
+        // Liveness is the hub's sweep over waitingSince, not a read timeout: a timed read on a
+        // virtual thread schedules and cancels a timer task on every heartbeat, which showed in
+        // CPU and, parked for a second, filled the old generation (issue 6).
+        silentLimitNanos = Math.max(3000, Frames.MISSED_HEARTBEATS * beat) * 1_000_000L;
+        socket.setSoTimeout(0);
+        Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
+                + current.size() + " assignment(s))");
+        hub.counters.inc(Counters.Counter.AGENT_CONNECTS);
+        return true;
+    }
+
+    @Override
+    public void reading() {
+        reading = true;
+        waitingSince = 0;
+    }
+
+    /** Reads and handles what arrived on a watched connection, then asks to be watched again. */
+    @Override
+    public void readable() {
+        try {
+            var buf = ByteBuffer.allocate(READ_BYTES);
+            while (!closed()) {
+                int n = channel.read(buf);
+                if (n < 0) {
+                    if (decoder.partial()) {
+                        throw new WireException("truncated frame: the connection closed inside a frame");
                     }
-                    case ErrorReply e -> {
-                        Log.warn("rpc", "agent " + host + " sent error " + ErrorReply.codeName(e.code()) + ": " + e.message());
-                        return;
-                    }
-                    default -> {
-                        hub.counters.inc(Counters.Counter.FRAME_ERRORS);
-                        refuse(ErrorReply.PROTOCOL, "unexpected " + m.getClass().getSimpleName() + " from an agent");
+                    throw new EOFException("connection closed");
+                }
+                if (n == 0) {
+                    waitingSince = System.nanoTime();
+                    reading = false;
+                    hub.readLoop.rearm(channel);
+                    return;
+                }
+                buf.flip();
+                for (Message m; (m = decoder.next(buf)) != null; ) {
+                    if (!handle(m)) {
+                        end();
                         return;
                     }
                 }
+                buf.clear();
             }
-        } catch (EOFException e) {
-            // The agent closed the connection.
-        } catch (SocketTimeoutException e) {
-            Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
-        } catch (WireException e) {
-            hub.counters.inc(Counters.Counter.FRAME_ERRORS);
-            Log.warn("rpc", "agent " + label() + ": " + e.getMessage());
-            refuse(e.getMessage().contains("exceeds the limit") ? ErrorReply.TOO_LARGE : ErrorReply.PROTOCOL, e.getMessage());
-        } catch (IOException e) {
-            if (!closed()) {
-                Log.info("rpc", "agent " + label() + ": connection lost: " + e.getMessage());
+        } catch (Exception e) {
+            failed(e);
+        }
+        end();
+    }
+
+    @Override
+    public void ended() {
+        end();
+    }
+
+    /** One frame from a welcomed agent; false when the connection must end. */
+    private boolean handle(Message m) throws IOException {
+        switch (m) {
+            case Heartbeat hb -> heartbeat(hb);
+            case ScriptRequest r -> {
+                var script = hub.scripts.get(r.taskId());
+                if (script.isPresent()) {
+                    sendScript(script.get());
+                }
             }
-        } catch (RuntimeException e) {
-            Log.error("rpc", "agent " + label() + ": closing after an internal error", e);
-            refuse(ErrorReply.INTERNAL, "internal error");
-        } finally {
-            close();
-            if (registered) {
-                hub.unregister(this);
-                hub.present(this, false);
-                Log.info("rpc", "agent " + host + " disconnected (" + remote + ")");
+            case ErrorReply e -> {
+                Log.warn("rpc", "agent " + host + " sent error " + ErrorReply.codeName(e.code()) + ": " + e.message());
+                return false;
             }
+            default -> {
+                hub.counters.inc(Counters.Counter.FRAME_ERRORS);
+                refuse(ErrorReply.PROTOCOL, "unexpected " + m.getClass().getSimpleName() + " from an agent");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Logs why the connection failed and tells the agent when it is worth telling. */
+    private void failed(Exception e) {
+        switch (e) {
+            case EOFException eof -> {
+                // The agent closed the connection.
+            }
+            case SocketTimeoutException t -> Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
+            case WireException w -> {
+                hub.counters.inc(Counters.Counter.FRAME_ERRORS);
+                Log.warn("rpc", "agent " + label() + ": " + w.getMessage());
+                refuse(w.getMessage().contains("exceeds the limit") ? ErrorReply.TOO_LARGE : ErrorReply.PROTOCOL, w.getMessage());
+            }
+            case IOException io -> {
+                if (!closed()) {
+                    Log.info("rpc", "agent " + label() + ": connection lost: " + io.getMessage());
+                }
+            }
+            default -> {
+                Log.error("rpc", "agent " + label() + ": closing after an internal error", e);
+                refuse(ErrorReply.INTERNAL, "internal error");
+            }
+        }
+    }
+
+    /** Closes the connection and, once, tells the hub the host is gone. */
+    private void end() {
+        close();
+        if (registered && ended.compareAndSet(false, true)) {
+            hub.unregister(this);
+            hub.present(this, false);
+            Log.info("rpc", "agent " + host + " disconnected (" + remote + ")");
         }
     }
 
@@ -246,6 +355,9 @@ final class AgentSession {
     }
 
     private boolean nothingPending() {
+        if (channel != null) {
+            return !reading;
+        }
         try {
             return socket.getInputStream().available() == 0;
         } catch (IOException e) {
