@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.eclipsesource.json.JsonArray;
 import com.eclipsesource.json.JsonObject;
+import ibex.wire.Assignments;
 import ibex.wire.ErrorReply;
+import ibex.wire.Heartbeat;
 import ibex.wire.Hello;
 import ibex.wire.Welcome;
 import java.io.ByteArrayInputStream;
@@ -208,6 +210,42 @@ class LimitsTest {
         assertEquals(200, dflt.get("/ping").status());
     }
 
+    @Test
+    void afterWelcome_aHeartbeatInDrips_isAnswered_andABadFrame_isRefusedAndClosed_whileOthersAreServed() throws Exception {
+        try (var calm = RawAgent.connect(dflt.rpc()); var dripping = RawAgent.connect(dflt.rpc())) {
+            assertInstanceOf(Welcome.class, calm.handshake("after-welcome-calm", TOKEN, RawAgent.newKeys()));
+            assertInstanceOf(Welcome.class, dripping.handshake("after-welcome-drip", TOKEN, RawAgent.newKeys()));
+            // The server reads a welcomed connection as bytes arrive: a frame split anywhere is one frame.
+            byte[] beat = RawAgent.frame(new Heartbeat(41, List.of()));
+            for (byte b : beat) {
+                dripping.sendBytes(new byte[] {b});
+                Thread.sleep(20);
+            }
+            assertEquals(41, reply(dripping));
+            var two = new java.io.ByteArrayOutputStream();
+            two.writeBytes(RawAgent.frame(new Heartbeat(42, List.of())));
+            two.writeBytes(RawAgent.frame(new Heartbeat(43, List.of())));
+            dripping.sendBytes(two.toByteArray());
+            assertEquals(42, reply(dripping), "two frames in one write: both answered, in order");
+            assertEquals(43, reply(dripping));
+
+            dripping.sendBytes(new byte[] {(byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x02});
+            assertContains(RawAgent.assertRefused(ErrorReply.TOO_LARGE, dripping.in.read()), "exceeds the limit of 16777216 bytes");
+            dripping.assertClosedByServer();
+
+            calm.out.write(new Heartbeat(7, List.of()));
+            assertEquals(7, reply(calm), "the other agent is still served");
+        }
+        try (var a = RawAgent.connect(dflt.rpc())) {
+            assertInstanceOf(Welcome.class, a.handshake("after-welcome-garbage", TOKEN, RawAgent.newKeys()));
+            a.out.write(new Heartbeat(1, List.of()));
+            assertEquals(1, reply(a));
+            a.sendBytes(new byte[] {0, 0, 0, 1, 0x42});
+            assertContains(RawAgent.assertRefused(ErrorReply.PROTOCOL, a.in.read()), "unknown message type 0x42");
+            a.assertClosedByServer();
+        }
+    }
+
     // Regression (found failing, fixed in c3523aa): agent_key.agent_id is varchar(64) but the Hello's agentId is not checked; an agent with
     // the token and a longer agentId makes the pin INSERT fail and gets ErrorReply INTERNAL ("internal
     // error") instead of a refusal that names the limit. Expected: PROTOCOL (or AUTH) naming 64.
@@ -237,6 +275,16 @@ class LimitsTest {
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
+
+    /** The seq a heartbeat reply acknowledges, skipping pushes (Assignments with seq 0). */
+    private static long reply(RawAgent a) throws IOException {
+        for (;;) {
+            long seq = assertInstanceOf(Assignments.class, a.in.read()).ackSeq();
+            if (seq != 0) {
+                return seq;
+            }
+        }
+    }
 
     private static void assertRefused(SecureServer s, JsonObject body, int status, String err) {
         var r = s.post("/ibex/v1/tasks", body.toString());
