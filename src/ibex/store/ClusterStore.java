@@ -153,18 +153,7 @@ public final class ClusterStore {
 
     /** Every host of a task: what a task-wide change-log row stands for. */
     public List<String> hostsOf(long taskId) {
-        return db.read(c -> {
-            try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ?")) {
-                ps.setLong(1, taskId);
-                try (var rs = ps.executeQuery()) {
-                    var out = new ArrayList<String>();
-                    while (rs.next()) {
-                        out.add(rs.getString(1));
-                    }
-                    return out;
-                }
-            }
-        });
+        return db.read(c -> strings(c, "SELECT host FROM task_host WHERE id = ?", taskId));
     }
 
     public List<LogEntry> logAfter(long seq, int limit) {
@@ -234,7 +223,8 @@ public final class ClusterStore {
         return db.inTransaction(c -> TaskStore.update(c, "DELETE FROM dispatch_log WHERE created < ?", before));
     }
 
-    private static List<String> strings(Connection c, String sql, Object arg) throws SQLException {
+    /** The first column of every row of a query with one parameter. */
+    static List<String> strings(Connection c, String sql, Object arg) throws SQLException {
         try (var ps = c.prepareStatement(sql)) {
             ps.setObject(1, arg);
             try (var rs = ps.executeQuery()) {

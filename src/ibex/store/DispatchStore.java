@@ -199,16 +199,7 @@ public final class DispatchStore {
     }
 
     private static List<String> waitingIn(Connection c, long id) throws SQLException {
-        try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ? AND status = 'waiting'")) {
-            ps.setLong(1, id);
-            try (var rs = ps.executeQuery()) {
-                var out = new ArrayList<String>();
-                while (rs.next()) {
-                    out.add(rs.getString(1));
-                }
-                return out;
-            }
-        }
+        return ClusterStore.strings(c, "SELECT host FROM task_host WHERE id = ? AND status = 'waiting'", id);
     }
 
     /** Those of {@code hosts} that run with {@code clock}, in the given order. */
