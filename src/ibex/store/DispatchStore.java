@@ -32,12 +32,19 @@ public final class DispatchStore {
     public record Result(long taskId, String host, long clock, HostStatus status, String stdout, String stderr) {
     }
 
-    /** What the planner needs to know about one task. */
+    /**
+     * What the planner needs to know about one task: its definition, host counts by status, and
+     * the oldest clock of its running or killing hosts ({@link Long#MAX_VALUE} when none), so the
+     * scheduler asks for old runs only when there are some (each ask reads every running row).
+     */
     public record TaskState(long id, TaskAction action, int batch, int tolerance, int timeout, String pause,
-                            Map<HostStatus, Integer> counts) {
+                            Map<HostStatus, Integer> counts, long oldestPending) {
         public int count(HostStatus s) {
             return counts.getOrDefault(s, 0);
         }
+    }
+
+    private record Tally(Map<HostStatus, Integer> counts, long oldestPending) {
     }
 
     /** Unfinished tasks that nobody schedules yet and that are not paused, oldest first. */
@@ -120,28 +127,32 @@ public final class DispatchStore {
                         return Optional.empty();
                     }
                     action = TaskAction.parse(rs.getString(1)).orElse(TaskAction.PAUSE);
-                    var counts = counts(c, id);
+                    var tally = tally(c, id);
                     return Optional.of(new TaskState(id, action, rs.getInt(2), rs.getInt(3), rs.getInt(4),
-                            rs.getString(5), counts));
+                            rs.getString(5), tally.counts(), tally.oldestPending()));
                 }
             }
         });
     }
 
-    private static Map<HostStatus, Integer> counts(Connection c, long id) throws SQLException {
+    private static Tally tally(Connection c, long id) throws SQLException {
         var counts = new EnumMap<HostStatus, Integer>(HostStatus.class);
-        try (var ps = c.prepareStatement("SELECT status, count(*) FROM task_host WHERE id = ? GROUP BY status")) {
+        long oldest = Long.MAX_VALUE;
+        try (var ps = c.prepareStatement("SELECT status, count(*), min(clock) FROM task_host WHERE id = ? GROUP BY status")) {
             ps.setLong(1, id);
             try (var rs = ps.executeQuery()) {
                 while (rs.next()) {
                     var s = HostStatus.parse(rs.getString(1));
                     if (s.isPresent()) {
                         counts.put(s.get(), rs.getInt(2));
+                        if (s.get() == HostStatus.RUNNING || s.get() == HostStatus.KILLING) {
+                            oldest = Math.min(oldest, rs.getLong(3));
+                        }
                     }
                 }
             }
         }
-        return counts;
+        return new Tally(counts, oldest);
     }
 
     /** The first {@code limit} waiting hosts of a task in creation order. */
@@ -236,7 +247,7 @@ public final class DispatchStore {
     /** Ends a task when nothing is waiting, running or killing; true when this call ended it. */
     public boolean finishIfIdle(long id) {
         return db.inTransaction(c -> {
-            var counts = counts(c, id);
+            var counts = tally(c, id).counts();
             for (var e : counts.entrySet()) {
                 if (e.getKey().isPending() && e.getValue() > 0) {
                     return false;

@@ -48,7 +48,7 @@ class DispatchStoreTest {
             dispatch.dispatch(id, List.of("h1"), 500, Optional.empty());
             var s = dispatch.state(id).orElseThrow();
             assertEquals(new DispatchStore.TaskState(id, TaskAction.START, 2, 1, 60, "h2",
-                    Map.of(HostStatus.WAITING, 2, HostStatus.RUNNING, 1)), s);
+                    Map.of(HostStatus.WAITING, 2, HostStatus.RUNNING, 1), 500), s);
             assertEquals(0, s.count(HostStatus.FAILED));
             assertEquals(Optional.empty(), dispatch.state(id + 1));
         }

@@ -69,7 +69,7 @@ final class Planner {
     /** The plan for a task being created: every host waits, in the order given. */
     static Plan first(TaskSpec spec) {
         var fresh = new TaskState(0, spec.action(), spec.batch(), spec.tolerance(), spec.timeout(), spec.pause(),
-                Map.of(HostStatus.WAITING, spec.hosts().size()));
+                Map.of(HostStatus.WAITING, spec.hosts().size()), Long.MAX_VALUE);
         return plan(fresh, spec.hosts());
     }
 

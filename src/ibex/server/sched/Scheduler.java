@@ -202,7 +202,8 @@ public final class Scheduler implements AutoCloseable {
         long deadline = now - settings.noAgentGrace().toMillis();
         long from = deliveryChecked.getOrDefault(state.id(), deadline - 60_000);
         if (deadline > from && state.count(HostStatus.RUNNING) > 0) {
-            var runs = store.running(state.id(), from, deadline);
+            // No run started at or before the deadline: none is due for the check yet.
+            var runs = state.oldestPending() <= deadline ? store.running(state.id(), from, deadline) : List.<DispatchStore.Run>of();
             if (!runs.isEmpty()) {
                 var presence = cluster.presence(runs.stream().map(DispatchStore.Run::host).toList());
                 var live = new HashSet<>(cluster.liveSchedulers(now - DEAD_AFTER.toMillis()));
@@ -218,7 +219,8 @@ public final class Scheduler implements AutoCloseable {
             deliveryChecked.put(state.id(), deadline);
         }
         long silentBefore = now - state.timeout() * 1000L - settings.backstop().toMillis();
-        for (var o : store.overdue(state.id(), silentBefore)) {
+        var overdue = state.oldestPending() < silentBefore ? store.overdue(state.id(), silentBefore) : List.<DispatchStore.Run>of();
+        for (var o : overdue) {
             if (store.giveUp(state.id(), o.host(), o.clock(), HostStatus.TIMEOUT, "ibex: no result from the agent "
                     + (state.timeout() + settings.backstop().toSeconds()) + " s after the start; marked timeout by the server", now)) {
                 ended.add(HostChange.drop(o.host(), state.id()));

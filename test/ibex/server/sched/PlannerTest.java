@@ -254,7 +254,7 @@ class PlannerTest {
         for (int i = 0; i < counts.length; i += 2) {
             m.put((HostStatus) counts[i], (Integer) counts[i + 1]);
         }
-        return new TaskState(42, action, batch, tolerance, 30, pause, m);
+        return new TaskState(42, action, batch, tolerance, 30, pause, m, Long.MAX_VALUE);
     }
 
     /** h{from}..h{to}. */
