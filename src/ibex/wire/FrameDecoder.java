@@ -69,6 +69,11 @@ public final class FrameDecoder {
         return Codec.decode(head[4] & 0xFF, done);
     }
 
+    /** Bytes still missing from the frame begun; 0 between frames. */
+    public int missing() {
+        return headGot == 0 ? 0 : headGot < head.length ? head.length - headGot : bodyLength - bodyGot;
+    }
+
     /** True while part of a frame has arrived and the rest has not. */
     public boolean partial() {
         return headGot > 0;

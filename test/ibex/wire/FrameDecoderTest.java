@@ -54,9 +54,14 @@ class FrameDecoderTest {
     void aPartialFrame_waitsForTheRest() throws WireException {
         byte[] frame = Codec.encode(new ScriptRequest(9));
         var d = new FrameDecoder(100);
+        assertEquals(0, d.missing());
         assertNull(d.next(ByteBuffer.wrap(frame, 0, 3)));
         assertTrue(d.partial());
-        assertEquals(new ScriptRequest(9), d.next(ByteBuffer.wrap(frame, 3, frame.length - 3)));
+        assertEquals(2, d.missing(), "the length's last byte and the type");
+        assertNull(d.next(ByteBuffer.wrap(frame, 3, 3)));
+        assertEquals(frame.length - 6, d.missing());
+        assertEquals(new ScriptRequest(9), d.next(ByteBuffer.wrap(frame, 6, frame.length - 6)));
+        assertEquals(0, d.missing());
         assertFalse(d.partial());
     }
 

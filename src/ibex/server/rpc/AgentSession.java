@@ -46,8 +46,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the scheduler never blocks on a slow agent; several pushes fold into one.
  */
 final class AgentSession implements ReadLoop.Readable {
-    /** What one read of a watched connection takes at most; a heartbeat is a few dozen bytes. */
-    private static final int READ_BYTES = 4096;
+    /** A watched connection's read buffer: a heartbeat is a few dozen bytes, 10,000 connections share the heap. */
+    private static final int SMALL_READ_BYTES = 512;
+    /** One read of a large frame's rest takes at most this. */
+    private static final int LARGE_READ_BYTES = 64 * 1024;
     private static final SecureRandom RANDOM = new SecureRandom();
     private final AgentHub hub;
     private final Socket socket;
@@ -61,6 +63,7 @@ final class AgentSession implements ReadLoop.Readable {
     private final SocketChannel channel;
     /** The partial frame of a watched connection, between two reads. */
     private final FrameDecoder decoder;
+    private final ByteBuffer small;
     /** A watched connection's bytes are being read: it is not silent, whatever waitingSince says. */
     private volatile boolean reading;
     private volatile boolean registered;
@@ -82,6 +85,7 @@ final class AgentSession implements ReadLoop.Readable {
         this.remote = socket.getRemoteSocketAddress().toString().replaceFirst("^/", "");
         this.channel = socket.getChannel();
         this.decoder = channel == null ? null : new FrameDecoder(hub.settings().maxFrameBytes());
+        this.small = channel == null ? null : ByteBuffer.allocate(SMALL_READ_BYTES);
     }
 
     String host() {
@@ -221,8 +225,11 @@ final class AgentSession implements ReadLoop.Readable {
     @Override
     public void readable() {
         try {
-            var buf = ByteBuffer.allocate(READ_BYTES);
             while (!closed()) {
+                // Heartbeats fit the connection's small buffer; the rest of a large frame is read
+                // in bigger pieces into a buffer that lives for this read only.
+                int missing = decoder.missing();
+                var buf = missing > small.capacity() ? ByteBuffer.allocate(Math.min(missing, LARGE_READ_BYTES)) : small.clear();
                 int n = channel.read(buf);
                 if (n < 0) {
                     if (decoder.partial()) {
@@ -243,7 +250,6 @@ final class AgentSession implements ReadLoop.Readable {
                         return;
                     }
                 }
-                buf.clear();
             }
         } catch (Exception e) {
             failed(e);
