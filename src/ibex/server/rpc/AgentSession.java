@@ -361,10 +361,11 @@ final class AgentSession implements ReadLoop.Readable {
     }
 
     private boolean nothingPending() {
-        if (channel != null) {
-            return !reading;
+        if (reading) {
+            return false;
         }
         try {
+            // Also for a watched connection: bytes the read loop has not got to yet are not silence.
             return socket.getInputStream().available() == 0;
         } catch (IOException e) {
             return true;
