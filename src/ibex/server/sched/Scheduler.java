@@ -4,7 +4,6 @@ import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.HostStatus;
 import ibex.core.Log;
-import ibex.core.TaskAction;
 import ibex.core.TaskSpec;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
@@ -158,10 +157,10 @@ public final class Scheduler implements AutoCloseable {
             orphans = page.orphans();
             orphanSeen = Math.max(orphanSeen, page.last());
         }
+        // Both queries leave paused tasks out; one paused since is claimed and then planned as paused.
         for (long id : orphans) {
             orphanSeen = Math.max(orphanSeen, id);
-            var state = store.state(id);
-            if (state.isPresent() && state.get().action() != TaskAction.PAUSE && store.claim(id, "", name)) {
+            if (store.claim(id, "", name)) {
                 Log.debug("sched", "task " + id + " claimed by " + name);
                 due.add(id);
             }
