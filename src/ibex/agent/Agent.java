@@ -26,9 +26,13 @@ import java.security.KeyPair;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -53,6 +57,19 @@ public final class Agent implements AutoCloseable {
     private final Dialer dialer;
     private final Semaphore beatNow = new Semaphore(0);
     private final Set<Long> scriptsAsked = new HashSet<>();
+    /**
+     * The assignment acted on last, by task, on this connection. Every list repeats the whole
+     * assignment set and a burst of starts brings one list per start: only what changed is looked
+     * at, else each list cost a look at every assignment's files (BENCHMARKS.md P5).
+     */
+    private final Map<Long, Assignment> handled = new HashMap<>();
+    /**
+     * Results written and not yet acked, the ones each heartbeat reports: read from MetaDir at
+     * start (results of runs that ended while no agent ran), then added as runs end and removed
+     * by acks, so a heartbeat does not walk the journal.
+     */
+    private final Map<Runner.Key, MetaDir.Done> unacked = new ConcurrentSkipListMap<>(
+            Comparator.comparingLong(Runner.Key::taskId).thenComparingLong(Runner.Key::clock));
     private volatile boolean running = true;
     private volatile Socket socket;
     private volatile FrameWriter out;
@@ -64,8 +81,10 @@ public final class Agent implements AutoCloseable {
         this.config = config;
         this.version = version;
         this.meta = new MetaDir(config.metaDir());
-        this.runner = new Runner(meta, f -> beatNow.release(), Duration.ofMillis(config.task().killGraceMs()),
-                InstantSource.system());
+        this.runner = new Runner(meta, f -> {
+            unacked.put(new Runner.Key(f.taskId(), f.clock()), f.done());
+            beatNow.release();
+        }, Duration.ofMillis(config.task().killGraceMs()), InstantSource.system());
         this.keys = Identity.load(config.metaDir());
         var hb = config.heartbeat();
         this.dialer = new Dialer(hb.caFile() == null ? null : Pem.context(hb.certFile(), hb.keyFile(), hb.caFile()));
@@ -79,6 +98,10 @@ public final class Agent implements AutoCloseable {
             HostName.resolve(config.heartbeat().host(), null);
         }
         runner.recover();
+        for (var run : meta.runs()) {
+            var done = meta.done(run.taskId(), run.clock());
+            done.ifPresent(d -> unacked.put(new Runner.Key(run.taskId(), run.clock()), d));
+        }
         var servers = config.heartbeat().servers();
         int next = 0;
         long backoff = 1000;
@@ -136,6 +159,7 @@ public final class Agent implements AutoCloseable {
         s.setSoTimeout(Frames.MISSED_HEARTBEATS * Math.max(interval, 1000) + 5000);
         synchronized (this) {
             scriptsAsked.clear();
+            handled.clear();
             assignedKnown = false;
         }
         var live = new Live(config.task().outputCap());
@@ -188,17 +212,22 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    /** Starts and kills first; forgetting acked results (file removals) can wait for that. */
     private void assignments(Assignments a) throws IOException {
-        for (var ack : a.acks()) {
-            if (!runner.running(ack.taskId(), ack.clock())) {
-                meta.forget(ack.taskId(), ack.clock());
-            }
-        }
         synchronized (this) {
             assigned = a.tasks();
             assignedKnown = true;
+            var ids = new HashSet<Long>();
+            a.tasks().forEach(t -> ids.add(t.taskId()));
+            handled.keySet().retainAll(ids);
         }
         reconcile();
+        for (var ack : a.acks()) {
+            if (!runner.running(ack.taskId(), ack.clock())) {
+                unacked.remove(new Runner.Key(ack.taskId(), ack.clock()));
+                meta.forget(ack.taskId(), ack.clock());
+            }
+        }
     }
 
     private void script(TaskScript t) throws IOException {
@@ -208,12 +237,21 @@ public final class Agent implements AutoCloseable {
         reconcile();
     }
 
-    /** Acts on the current assignments: start what never started, kill what should stop. */
+    /**
+     * Acts on the current assignments not acted on yet: start what never started, kill what should
+     * stop. Starts return at once ({@link Runner#start}), so the runs of one list start side by side.
+     */
     private synchronized void reconcile() throws IOException {
         for (var a : assigned) {
             long id = a.taskId();
-            boolean started = meta.started(id, a.clock());
-            switch (Reconcile.decide(a, started, runner.running(id, a.clock()), meta.hasScript(id))) {
+            var last = handled.get(id);
+            if (last != null && last.clock() == a.clock() && last.kind() == a.kind()) {
+                continue;
+            }
+            boolean running = runner.running(id, a.clock());
+            boolean started = running || meta.started(id, a.clock());
+            var decision = Reconcile.decide(a, started, running, meta.hasScript(id));
+            switch (decision) {
                 case NOTHING -> { }
                 case ASK_SCRIPT -> {
                     if (scriptsAsked.add(id)) {
@@ -227,6 +265,10 @@ public final class Agent implements AutoCloseable {
                     runner.fail(id, a.clock(), "ibex: killed before it started on this host");
                 }
             }
+            // Until its script is here, a start is looked at again with every list and script.
+            if (decision != Reconcile.Decision.ASK_SCRIPT) {
+                handled.put(id, a);
+            }
         }
     }
 
@@ -239,19 +281,23 @@ public final class Agent implements AutoCloseable {
         var out = new ArrayList<Heartbeat.Report>();
         int cap = config.task().outputCap();
         long used = 0;
-        for (var run : meta.runs()) {
-            var done = meta.done(run.taskId(), run.clock());
-            if (done.isEmpty()) {
-                continue;
+        for (var e : unacked.entrySet()) {
+            var run = e.getKey();
+            var done = e.getValue();
+            String stdout;
+            String stderr;
+            try {
+                stdout = Output.read(meta.stdout(run.taskId(), run.clock()), cap);
+                stderr = Output.read(meta.stderr(run.taskId(), run.clock()), cap);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                continue;   // acked and forgotten while this heartbeat was put together
             }
-            var stdout = Output.read(meta.stdout(run.taskId(), run.clock()), cap);
-            var stderr = Output.read(meta.stderr(run.taskId(), run.clock()), cap);
             long size = LiveText.utf8Length(stdout) + LiveText.utf8Length(stderr);
             if (used + size > RESULT_BUDGET && !out.isEmpty()) {
                 break;
             }
             used += size;
-            out.add(new Heartbeat.Report(run.taskId(), run.clock(), done.get().status(), done.get().exitCode(), stdout, stderr));
+            out.add(new Heartbeat.Report(run.taskId(), run.clock(), done.status(), done.exitCode(), stdout, stderr));
         }
         out.addAll(live.next(runner.runningKeys(), meta, LIVE_BUDGET - Math.max(0, used - RESULT_BUDGET)));
         return out;

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.regex.Pattern;
 
 /**
@@ -41,6 +43,14 @@ final class Command {
     /** The fixed command of the login shell: go home as {@code su -} does (else to /), then run "$0" "$@". */
     static final String LOGIN_EXEC = "cd \"$HOME\" 2>/dev/null || cd /; exec \"$0\" \"$@\"";
     private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
+    /**
+     * Script files are written under the write lock, processes started under the read lock. A child
+     * inherits every fd the JVM has open while it is forked, until it execs; a script file open for
+     * writing in any process makes exec of it fail with ETXTBSY ("Text file busy", exit 126). So no
+     * process may be forked while a script is being written, and runs still start side by side.
+     * Static: every fd of the JVM is inherited, whichever MetaDir it belongs to.
+     */
+    static final ReadWriteLock EXEC_LOCK = new ReentrantReadWriteLock();
 
     private Command() {
         throw new AssertionError();
@@ -117,9 +127,19 @@ final class Command {
                 ? Optional.of(argv.get(4)) : Optional.empty();
     }
 
+    /** Starts a process of the agent's; every process the agent starts is started here (see {@link #EXEC_LOCK}). */
+    static Process start(ProcessBuilder pb) throws IOException {
+        EXEC_LOCK.readLock().lock();
+        try {
+            return pb.start();
+        } finally {
+            EXEC_LOCK.readLock().unlock();
+        }
+    }
+
     /** The account from the system's user database (NSS, so LDAP accounts work too). */
     static Optional<Account> lookup(String name) throws IOException {
-        var p = new ProcessBuilder("getent", "passwd", name).redirectErrorStream(true).start();
+        var p = start(new ProcessBuilder("getent", "passwd", name).redirectErrorStream(true));
         String line;
         try (var in = p.getInputStream()) {
             line = new String(in.readNBytes(4096), StandardCharsets.UTF_8).strip();

@@ -3,16 +3,19 @@ package ibex.agent;
 import ibex.core.HostStatus;
 import ibex.wire.TaskScript;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -35,8 +38,10 @@ import java.util.UUID;
  *     &lt;clock&gt;.stop           "kill" or "timeout": the agent began stopping the run
  *     &lt;clock&gt;.done           "status exitCode": the result, reported until the server acks it
  * </pre>
- * The agent's own files are written to a temporary name and moved into place atomically, so a
- * crash never leaves half a file that is believed. A run's files go when the server acks its
+ * The markers are written to a temporary name and moved into place atomically, the task's inputs
+ * in place before {@code .write}, so a crash never leaves half a file that is believed. Nothing is
+ * fsynced: the guarantees are against the agent being killed (kill -9, a crash), which the page
+ * cache survives, not against the host losing power. A run's files go when the server acks its
  * result, a task's directory with its last run; {@link #tidy} removes what the server stopped
  * assigning without a run (a script pushed, then cancelled) once it is old.
  */
@@ -77,16 +82,38 @@ final class MetaDir {
         return Files.exists(taskDir(taskId).resolve(".write"));
     }
 
+    /**
+     * Writes a task's inputs, {@code .write} last: inputs without it are never read, so each is
+     * written in place rather than through a temporary file (a crash midway leaves files that are
+     * written again, never believed). The script is written under {@link Command#EXEC_LOCK}.
+     */
     void writeScript(TaskScript s) throws IOException {
         var dir = taskDir(s.taskId());
         Files.createDirectories(dir);
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        writeAtomic(dir.resolve("script"), s.script(), "rwx------");
-        writeAtomic(dir.resolve("args"), s.args(), "rw-------");
-        writeAtomic(dir.resolve("stdin"), s.stdin(), "rw-------");
-        writeAtomic(dir.resolve("account"), s.account(), "rw-------");
-        writeAtomic(dir.resolve("timeout"), Integer.toString(s.timeoutSeconds()), "rw-------");
-        writeAtomic(dir.resolve(".write"), "", "rw-------");
+        Command.EXEC_LOCK.writeLock().lock();
+        try {
+            writeInput(dir.resolve("script"), s.script(), "rwx------");
+        } finally {
+            Command.EXEC_LOCK.writeLock().unlock();
+        }
+        writeInput(dir.resolve("args"), s.args(), "rw-------");
+        writeInput(dir.resolve("stdin"), s.stdin(), "rw-------");
+        writeInput(dir.resolve("account"), s.account(), "rw-------");
+        writeInput(dir.resolve("timeout"), Integer.toString(s.timeoutSeconds()), "rw-------");
+        writeInput(dir.resolve(".write"), "", "rw-------");
+    }
+
+    /** A new file with these permissions from the start (one left by a write cut short is replaced). */
+    private static void writeInput(Path f, String content, String perms) throws IOException {
+        Files.deleteIfExists(f);
+        try (var ch = Files.newByteChannel(f, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms)))) {
+            var b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
+        }
     }
 
     Optional<TaskScript> readScript(long taskId) throws IOException {

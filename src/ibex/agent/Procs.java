@@ -162,8 +162,8 @@ final class Procs {
         var args = new ArrayList<>(List.of("/bin/kill", "-s", signal, "--"));
         args.addAll(targets);
         try {
-            new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start().waitFor();
+            Command.start(new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD))
+                    .waitFor();
         } catch (IOException e) {
             Log.warn("agent", "kill -s " + signal + " failed: " + e.getMessage());
         } catch (InterruptedException e) {

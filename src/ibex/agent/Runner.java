@@ -17,8 +17,8 @@ import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -63,6 +63,8 @@ final class Runner {
         final Process child;    // null for an adopted run, which is not this JVM's child
         final int timeoutSeconds;
         final Set<Procs.Proc> seen = ConcurrentHashMap.newKeySet();
+        /** The timeout, cancelled when the run ends so that a finished run is not kept until then. */
+        volatile ScheduledFuture<?> timeout;
         volatile Stop stop;
         volatile long stopNanos;
 
@@ -83,8 +85,7 @@ final class Runner {
     private final Map<Key, Run> running = new ConcurrentHashMap<>();
     /** Runs being started, and whether a kill came meanwhile; also the lock of start versus kill. */
     private final Map<Key, Boolean> starting = new HashMap<>();
-    private final ScheduledExecutorService timers =
-            Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ibex-timers").daemon().factory());
+    private final ScheduledThreadPoolExecutor timers = timers();
 
     Runner(MetaDir meta, Consumer<Finished> finished, Duration grace, InstantSource clock) {
         this.meta = meta;
@@ -93,6 +94,13 @@ final class Runner {
         this.clock = clock;
         this.user = System.getProperty("user.name");
         this.root = isRoot();
+    }
+
+    /** One thread for every run's timeout and kill grace; a cancelled timeout leaves the queue at once. */
+    private static ScheduledThreadPoolExecutor timers() {
+        var t = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().name("ibex-timers").daemon().factory());
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** Going, or about to: a start in progress counts, so a kill that arrives meanwhile is not lost. */
@@ -111,19 +119,21 @@ final class Runner {
     }
 
     /**
-     * Starts one run. The started marker is written first, here, so a run is never started twice
-     * for the same clock, even across agent restarts; the rest (account lookup, process start)
-     * happens on a thread of its own, so a slow start delays no other. A run that cannot start
-     * ends failed with the reason in its stderr.
+     * Starts one run and returns at once: the run counts as {@link #running} from here, so it is
+     * not started again by this agent; the rest happens on a thread of its own, so the runs of one
+     * assignment list start side by side and a slow start delays no other. There the started
+     * marker is written before anything else, so a run is never started twice for the same clock
+     * across agent restarts either (an agent killed before the marker was written had not started
+     * the script). A run that cannot start ends failed with the reason in its stderr.
      */
-    void start(TaskScript s, long clock) throws IOException {
-        meta.markStarted(s.taskId(), clock, this.clock.millis());
+    void start(TaskScript s, long clock) {
         var key = new Key(s.taskId(), clock);
         synchronized (starting) {
             starting.put(key, false);
         }
         Thread.ofVirtual().name("ibex-start-" + s.taskId()).start(() -> {
             try {
+                meta.markStarted(s.taskId(), clock, this.clock.millis());
                 launch(s, clock);
             } catch (IOException | RuntimeException e) {
                 try {
@@ -167,12 +177,11 @@ final class Runner {
             meta.shareScript(id, found.get().uid());
             cmd = Command.asAccount(found.get(), script, args);
         }
-        var p = new ProcessBuilder(Command.wrapped(cmd, meta.exitFile(id, clock)))
+        var p = Command.start(new ProcessBuilder(Command.wrapped(cmd, meta.exitFile(id, clock)))
                 .redirectInput(dir.resolve("stdin").toFile())
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
-                .directory(workDir().toFile())
-                .start();
+                .directory(workDir().toFile()));
         // The child exists until this JVM reaps it, so its start time can be read now.
         var wrapper = Procs.read(p.pid()).orElse(new Procs.Proc(p.pid(), 0, p.pid(), p.pid(), 'R', -1));
         var run = new Run(new Key(id, clock), wrapper, p, s.timeoutSeconds());
@@ -184,7 +193,7 @@ final class Runner {
         Log.info("agent", "task " + id + " clock " + clock + ": started pid " + p.pid()
                 + (account.isEmpty() ? "" : " as " + account));
         if (s.timeoutSeconds() > 0) {
-            timers.schedule(() -> stop(run, Stop.TIMEOUT, false), s.timeoutSeconds(), TimeUnit.SECONDS);
+            run.timeout = timers.schedule(() -> stop(run, Stop.TIMEOUT, false), s.timeoutSeconds(), TimeUnit.SECONDS);
         }
         Thread.ofVirtual().name("ibex-run-" + id).start(() -> watch(run));
         if (killAsked) {
@@ -257,6 +266,10 @@ final class Runner {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            var timeout = run.timeout;
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
             running.remove(run.key);
         }
         if (done != null) {
@@ -390,7 +403,7 @@ final class Runner {
             stop(run, stop, true);
         } else if (timeoutSeconds > 0) {
             long left = meta.startedAt(key.taskId(), key.clock()) + timeoutSeconds * 1000L - clock.millis();
-            timers.schedule(() -> stop(run, Stop.TIMEOUT, false), Math.max(0, left), TimeUnit.MILLISECONDS);
+            run.timeout = timers.schedule(() -> stop(run, Stop.TIMEOUT, false), Math.max(0, left), TimeUnit.MILLISECONDS);
         }
         Thread.ofVirtual().name("ibex-run-" + key.taskId()).start(() -> watch(run));
     }

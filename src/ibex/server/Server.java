@@ -62,7 +62,7 @@ public final class Server implements AutoCloseable {
         var counters = new Counters();
         Scheduler[] sched = new Scheduler[1];
         hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX, rpc.token()),
-                dispatch, new ProgressStore(db), cluster, pins, tasks, () -> sched[0].wake(), clock, counters);
+                dispatch, new ProgressStore(db), cluster, pins, tasks, id -> sched[0].wake(id), clock, counters);
         rpcAddress = hub.start(listener);
         gauges(counters, db, hub);
         var s = config.scheduler();

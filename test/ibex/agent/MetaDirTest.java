@@ -45,6 +45,36 @@ class MetaDirTest {
         Files.setLastModifiedTime(meta.taskDir(id), old);
     }
 
+    /**
+     * A process forked while a script is open for writing holds that fd until it execs, and exec
+     * of the script then fails with ETXTBSY, "Text file busy" (seen in a P5 run: exit 126). So a
+     * script is not written while the agent starts a process (Command.start holds the read lock).
+     */
+    @Test
+    void writeScript_waitsWhileAProcessIsBeingStarted() throws Exception {
+        var failure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+        Thread writer;
+        Command.EXEC_LOCK.readLock().lock();
+        try {
+            writer = Thread.ofPlatform().start(() -> {
+                try {
+                    script(1);
+                } catch (IOException | RuntimeException e) {
+                    failure.set(e);
+                }
+            });
+            while (writer.isAlive() && writer.getState() != Thread.State.WAITING) {
+                Thread.onSpinWait();
+            }
+            assertFalse(Files.exists(meta.taskDir(1).resolve("script")), "the script was written during a process start");
+        } finally {
+            Command.EXEC_LOCK.readLock().unlock();
+        }
+        writer.join();
+        assertEquals(null, failure.get());
+        assertTrue(meta.hasScript(1));
+    }
+
     @Test
     void journal_roundTrips_andIsPrivate() throws IOException {
         script(1);

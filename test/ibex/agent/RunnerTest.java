@@ -101,6 +101,15 @@ class RunnerTest {
         assertFalse(runner.running(1, 1));
     }
 
+    /** A run that ended before its timeout is not "timed out" afterwards: its timer goes with it. */
+    @Test
+    void runEndedBeforeItsTimeout_isNeverStoppedLater() throws Exception {
+        start(5, "#!/bin/sh\nexit 0\n", 1);
+        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), await(5));
+        Thread.sleep(1500);
+        assertEquals(java.util.Optional.empty(), meta.stop(5, 1), "a timeout fired for a finished run");
+    }
+
     @Test
     void backgroundChildHoldingOutput_runIsDoneWhenTheScriptExits_andTheChildLivesOn() throws Exception {
         var pidFile = file("daemon.pid");

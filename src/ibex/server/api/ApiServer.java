@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.LongConsumer;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -38,7 +39,7 @@ import javax.net.ssl.SSLContext;
 public final class ApiServer implements AutoCloseable {
     /** What the API needs from the rest of the server. */
     public record Deps(TaskStore tasks, ActionStore actions, AuditStore audit, PinStore pins, Consumer<List<HostChange>> push,
-                       Function<TaskSpec, TaskStore.Start> firstStep, Runnable wake, InstantSource clock, Counters counters) {
+                       Function<TaskSpec, TaskStore.Start> firstStep, LongConsumer wake, InstantSource clock, Counters counters) {
     }
 
     /**

@@ -40,7 +40,7 @@ final class HostRoutes {
         }
         AuditRoute.record(c, deps, "host " + action.get().wire(), meta.id(), java.util.List.of(host), null, "");
         deps.push().accept(o.changes());
-        deps.wake().run();
+        deps.wake().accept(meta.id());
         return o.dat() == null ? Http.ok() : Http.dat(Json.value(o.dat()));
     }
 

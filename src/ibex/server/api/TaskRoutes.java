@@ -51,7 +51,7 @@ final class TaskRoutes {
         // Pushed before the audit row is written (its own commit), so the script starts that much
         // sooner (BENCHMARKS.md P2); the scheduler then looks after the rest of the task.
         deps.push().accept(started);
-        deps.wake().run();
+        deps.wake().accept(id);
         AuditRoute.record(c, deps, "create", id, spec.hosts(), spec.script(), "creator " + spec.creator() + ", account "
                 + spec.account() + ", action " + spec.action() + ", " + spec.hosts().size() + " host(s), title '" + spec.title() + "'");
         return Http.dat(Json.value(id));
@@ -125,7 +125,7 @@ final class TaskRoutes {
         }
         AuditRoute.record(c, deps, action.get().wire(), meta.id(), List.of(), null, "");
         deps.push().accept(outcome.get().changes());
-        deps.wake().run();
+        deps.wake().accept(meta.id());
         return Http.ok();
     }
 

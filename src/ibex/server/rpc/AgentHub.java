@@ -24,6 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.LongConsumer;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -52,7 +53,7 @@ public final class AgentHub implements AutoCloseable {
     final ClusterStore cluster;
     final PinStore pins;
     final Scripts scripts;
-    final Runnable resultsStored;
+    final LongConsumer resultsStored;
     final InstantSource clock;
     final Counters counters;
     /** Results of all connections, written together (group commit); see {@link Batcher}. */
@@ -68,11 +69,11 @@ public final class AgentHub implements AutoCloseable {
     ReadLoop readLoop;
 
     /**
-     * @param resultsStored called after results were stored, so the scheduler can start the next
-     *                      hosts of a batch or finish the task without waiting for its tick
+     * @param resultsStored called with each task whose results were stored, so the scheduler can
+     *                      start the next hosts of a batch or finish the task without waiting for its tick
      */
     public AgentHub(String serverName, Settings settings, DispatchStore dispatch, ProgressStore progress, ClusterStore cluster,
-                    PinStore pins, TaskStore tasks, Runnable resultsStored, InstantSource clock, Counters counters) {
+                    PinStore pins, TaskStore tasks, LongConsumer resultsStored, InstantSource clock, Counters counters) {
         this.serverName = serverName;
         this.settings = settings;
         this.dispatch = dispatch;

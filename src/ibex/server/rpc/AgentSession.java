@@ -405,9 +405,7 @@ final class AgentSession implements ReadLoop.Readable {
                 for (var r : stored) {
                     Log.debug("rpc", "task " + r.taskId() + " host " + host + ": " + r.status());
                 }
-                if (!stored.isEmpty()) {
-                    hub.resultsStored.run();
-                }
+                stored.stream().mapToLong(Result::taskId).distinct().forEach(hub.resultsStored);
             } catch (StoreException e) {
                 // Not acked: the agent keeps the results on disk and sends them again.
                 Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());

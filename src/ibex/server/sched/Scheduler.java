@@ -4,7 +4,6 @@ import ibex.core.Counters;
 import ibex.core.HostChange;
 import ibex.core.HostStatus;
 import ibex.core.Log;
-import ibex.core.TaskAction;
 import ibex.core.TaskSpec;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
@@ -17,6 +16,9 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -25,7 +27,12 @@ import java.util.function.Consumer;
  * The scheduling loop. Every tick it records this server alive, takes over the tasks of servers
  * that stopped beating, takes unowned tasks (compare-and-set, so two servers never schedule one
  * task), and applies the {@link Planner}'s plan to each task it owns. It also runs at once when
- * woken (a task created, a result stored, an action taken), so a task starts within milliseconds.
+ * woken for a task (created, a result stored, an action taken), so a task starts within
+ * milliseconds; such a pass plans only the tasks it was woken for. Planning every owned task on
+ * every wake made each create and each stored result cost a pass that grew with the tasks in
+ * flight, a state query and more for each of them (BENCHMARKS.md P5: 300 ms to 1.5 s passes for
+ * 60 one-host tasks). What no wake reports (a result stored by another server, a timeout, an
+ * absent agent) is found at the next tick, as before.
  * Each pass catches and logs its failures and carries on.
  */
 public final class Scheduler implements AutoCloseable {
@@ -47,6 +54,8 @@ public final class Scheduler implements AutoCloseable {
     private final Settings settings;
     private final Counters counters;
     private final Semaphore wake = new Semaphore(0);
+    /** Tasks woken for since the last pass began. */
+    private final Set<Long> woken = ConcurrentHashMap.newKeySet();
     /** Per owned task: runs started up to this clock were already checked for a present agent. */
     private final Map<Long, Long> deliveryChecked = new HashMap<>();
     private volatile boolean running = true;
@@ -90,8 +99,12 @@ public final class Scheduler implements AutoCloseable {
         return new TaskStore.Start(name, plan.dispatch(), plan.setAction().orElse(spec.action()));
     }
 
-    /** Asks for a pass as soon as possible; many wakes fold into one pass. */
-    public void wake() {
+    /**
+     * Asks for a pass over this task as soon as possible (a new task is claimed first, if no
+     * other server has it); many wakes fold into one pass.
+     */
+    public void wake(long taskId) {
+        woken.add(taskId);
         if (wake.availablePermits() == 0) {
             wake.release();
         }
@@ -113,8 +126,14 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** One pass: beat, take over the dead, claim orphans, schedule every owned task. */
-    public void pass() {
+    /** One pass: beat, take over the dead, claim orphans; then schedule every owned task (a tick) or the woken ones. */
+    void pass() {
+        // Taken before anything is read: a wake that comes during the pass gets a pass of its own.
+        var due = new TreeSet<Long>();
+        for (var it = woken.iterator(); it.hasNext(); ) {
+            due.add(it.next());
+            it.remove();
+        }
         long now = clock.millis();
         boolean tick = now - lastBeat >= settings.tick().toMillis();
         if (tick) {
@@ -138,16 +157,23 @@ public final class Scheduler implements AutoCloseable {
             orphans = page.orphans();
             orphanSeen = Math.max(orphanSeen, page.last());
         }
+        // Both queries leave paused tasks out; one paused since is claimed and then planned as paused.
         for (long id : orphans) {
             orphanSeen = Math.max(orphanSeen, id);
-            var state = store.state(id);
-            if (state.isPresent() && state.get().action() != TaskAction.PAUSE && store.claim(id, "", name)) {
+            if (store.claim(id, "", name)) {
                 Log.debug("sched", "task " + id + " claimed by " + name);
+                due.add(id);
             }
         }
-        var owned = store.owned(name, 100_000);
-        deliveryChecked.keySet().retainAll(new HashSet<>(owned));
-        for (long id : owned) {
+        // One query for the ids: ownership also comes with a creation (firstStep) or a takeover.
+        var owned = new HashSet<>(store.owned(name, 100_000));
+        if (tick) {
+            deliveryChecked.keySet().retainAll(owned);
+            due.addAll(owned);
+        }
+        // A task another server owns is that server's to plan, whatever woke this one for it.
+        due.retainAll(owned);
+        for (long id : due) {
             try {
                 schedule(id, now);
             } catch (RuntimeException e) {
@@ -259,7 +285,7 @@ public final class Scheduler implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        wake();
+        wake.release();
         if (thread != null) {
             try {
                 thread.join(2000);
