@@ -66,6 +66,10 @@ final class Ibex implements AutoCloseable {
                 IP = "127.0.0.1"
                 Interval = %d
 
+                [Scheduler]
+                # P5 creates tasks for an agent that is stopped on purpose, then starts it.
+                NoAgentGrace = 600
+
                 [DB]
                 %s
                 """.formatted(heartbeatMs, db));
