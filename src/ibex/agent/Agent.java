@@ -156,7 +156,7 @@ public final class Agent implements AutoCloseable {
         }
         // The server sets the pace; an agent may only beat faster.
         int interval = Math.min(config.heartbeat().intervalMs(), w.heartbeatMs() > 0 ? w.heartbeatMs() : Integer.MAX_VALUE);
-        s.setSoTimeout(Frames.MISSED_HEARTBEATS * Math.max(interval, 1000) + 5000);
+        s.setSoTimeout(Frames.deadAfterMs(interval));
         synchronized (this) {
             scriptsAsked.clear();
             handled.clear();

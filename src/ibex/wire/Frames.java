@@ -11,8 +11,18 @@ public final class Frames {
     /** How long the server waits for {@link Hello} after sending {@link Greeting}. */
     public static final int HELLO_TIMEOUT_MS = 5_000;
 
-    /** A peer that has sent no frame for this many heartbeat intervals is considered gone. */
+    /** A peer that has sent no frame for this many heartbeat intervals (plus a grace) is considered gone. */
     public static final int MISSED_HEARTBEATS = 3;
+
+    /**
+     * How long either side waits for a frame before it closes the connection: three intervals
+     * plus 5 s. The grace keeps a busy peer alive: a server taking 18,000 reconnecting agents at
+     * once, or a loaded host, can be seconds late, and closing it then makes the storm worse
+     * (BENCHMARKS.md P1).
+     */
+    public static int deadAfterMs(int heartbeatMs) {
+        return MISSED_HEARTBEATS * Math.max(heartbeatMs, 1000) + 5000;
+    }
 
     private Frames() {
     }

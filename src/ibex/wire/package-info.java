@@ -42,7 +42,8 @@
  *     whose (task, clock) it has not run yet, kills each KILL that is running, and needs no history of
  *     earlier pushes.</li>
  * <li>Liveness: each side treats a connection that has delivered no frame for
- *     {@link ibex.wire.Frames#MISSED_HEARTBEATS} heartbeat intervals as dead and closes it.</li>
+ *     {@link ibex.wire.Frames#MISSED_HEARTBEATS} heartbeat intervals plus 5 s
+ *     ({@link ibex.wire.Frames#deadAfterMs}) as dead and closes it.</li>
  * <li>Errors: any protocol error (a {@link ibex.wire.WireException}, a message the receiver does not
  *     expect in its state, such as a second Hello or a Heartbeat sent to the agent) is answered with
  *     ErrorReply (PROTOCOL, or TOO_LARGE for an oversize frame) and the close of that connection only;

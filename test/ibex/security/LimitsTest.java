@@ -166,6 +166,32 @@ class LimitsTest {
         }
     }
 
+    @Test
+    void aWelcomedAgentThatFallsSilent_isClosedAfterThreeIntervalsAndTheGrace_andOneThatBeats_isNot() throws IOException {
+        try (var silent = RawAgent.connect(dflt.rpc()); var beating = RawAgent.connect(dflt.rpc())) {
+            assertInstanceOf(Welcome.class, silent.handshake("falls-silent", TOKEN, RawAgent.newKeys()));
+            assertInstanceOf(Welcome.class, beating.handshake("keeps-beating", TOKEN, RawAgent.newKeys()));
+            long began = System.nanoTime();
+            silent.socket.setSoTimeout(1000);
+            boolean closed = false;
+            for (int seq = 1; !closed && seq <= 20; seq++) {
+                beating.out.write(new Heartbeat(seq, List.of()));
+                assertEquals(seq, reply(beating), "the beating agent is answered throughout");
+                try {
+                    silent.in.read();   // the push after Welcome, then nothing until the close
+                } catch (EOFException | SocketException e) {
+                    closed = true;
+                } catch (SocketTimeoutException e) {
+                    // still open
+                }
+            }
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+            assertTrue(closed, "a silent welcomed agent was still connected after " + ms + " ms");
+            // Interval 1000 ms: 3 intervals + 5 s grace = 8 s.
+            assertTrue(ms >= 7000 && ms <= 14_000, "closed after " + ms + " ms");
+        }
+    }
+
     // Regression (found failing, fixed in c3523aa): the hello timeout was a read timeout (SO_TIMEOUT), renewed by every byte; a client that
     // drips one byte of its Hello every second holds the connection (and its virtual thread) for as
     // long as it likes. Issue 5 §4: "handshake time (a half-open connection is dropped after a few

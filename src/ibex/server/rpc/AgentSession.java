@@ -207,7 +207,7 @@ final class AgentSession implements ReadLoop.Readable {
         // Liveness is the hub's sweep over waitingSince, not a read timeout: a timed read on a
         // virtual thread schedules and cancels a timer task on every heartbeat, which showed in
         // CPU and, parked for a second, filled the old generation (issue 6).
-        silentLimitNanos = Math.max(3000, Frames.MISSED_HEARTBEATS * beat) * 1_000_000L;
+        silentLimitNanos = Frames.deadAfterMs(beat) * 1_000_000L;
         socket.setSoTimeout(0);
         Log.info("rpc", "agent " + host + " connected from " + remote + " (" + hello.agentVersion() + ", "
                 + current.size() + " assignment(s))");
