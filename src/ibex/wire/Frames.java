@@ -11,6 +11,13 @@ public final class Frames {
     /** How long the server waits for {@link Hello} after sending {@link Greeting}. */
     public static final int HELLO_TIMEOUT_MS = 5_000;
 
+    /**
+     * The same bound on a TLS agent port, where it also covers the TLS handshake: the agent runs
+     * in the interpreter (for its memory, BENCHMARKS.md P4), where one TLS handshake's key exchange
+     * and certificate checks take seconds, more on a loaded host.
+     */
+    public static final int TLS_HELLO_TIMEOUT_MS = 12_000;
+
     /** A peer that has sent no frame for this many heartbeat intervals (plus a grace) is considered gone. */
     public static final int MISSED_HEARTBEATS = 3;
 

@@ -8,7 +8,8 @@
  * <li>The agent connects over TCP. The server sends {@link ibex.wire.Greeting} first, carrying its
  *     {@link ibex.wire.Frames#PROTOCOL_VERSION}, its name and {@link ibex.wire.Greeting#NONCE_BYTES}
  *     fresh random bytes.</li>
- * <li>The agent answers {@link ibex.wire.Hello} within {@link ibex.wire.Frames#HELLO_TIMEOUT_MS};
+ * <li>The agent answers {@link ibex.wire.Hello} within {@link ibex.wire.Frames#HELLO_TIMEOUT_MS}
+ *     ({@link ibex.wire.Frames#TLS_HELLO_TIMEOUT_MS} on a TLS port, TLS handshake included);
  *     otherwise the server closes the connection (no reply). A first frame from the agent that is not a
  *     Hello gets ErrorReply PROTOCOL.</li>
  * <li>The server answers {@link ibex.wire.Welcome} (accepted) or {@link ibex.wire.ErrorReply} and

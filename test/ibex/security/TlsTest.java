@@ -120,7 +120,7 @@ class TlsTest {
         for (int round = 0; round < 3; round++) {
             try (var socket = new Socket()) {
                 socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-                socket.setSoTimeout(15_000);
+                socket.setSoTimeout(20_000);
                 if (round > 0) {
                     // a plaintext agent's Hello; round 2 also sends garbage after it
                     socket.getOutputStream().write(Codec.encode(Hello.unauthenticated("plain-1", "id-p", "raw")));
@@ -134,7 +134,7 @@ class TlsTest {
                 try {
                     socket.getInputStream().transferTo(got);
                 } catch (SocketTimeoutException e) {
-                    throw new AssertionError("round " + round + ": the TLS port kept a plaintext client open for 15 s");
+                    throw new AssertionError("round " + round + ": the TLS port kept a plaintext client open for 20 s");
                 } catch (IOException reset) {
                     // a reset is a fine way to say no
                 }
@@ -144,7 +144,7 @@ class TlsTest {
                 assertFalse(bytes.length >= 5 && bytes[0] == 0 && bytes[4] == 0x01, "round " + round + ": a clear-text Greeting frame");
                 assertFalse(new String(bytes, StandardCharsets.ISO_8859_1).contains("127.0.0.1:" + port), "round " + round + ": the server name in clear");
                 if (round == 0) {
-                    assertTrue(ms >= 3000 && ms < 12_000, "a silent plaintext client is dropped after the hello timeout, took " + ms + " ms");
+                    assertTrue(ms >= 3000 && ms < 17_000, "a silent plaintext client is dropped after the TLS hello timeout (12 s), took " + ms + " ms");
                 }
             }
         }

@@ -112,14 +112,15 @@ final class AgentSession implements ReadLoop.Readable {
     void run() {
         try {
             socket.setTcpNoDelay(true);
-            socket.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
+            int handshakeMs = channel == null ? Frames.TLS_HELLO_TIMEOUT_MS : Frames.HELLO_TIMEOUT_MS;
+            socket.setSoTimeout(handshakeMs);
             // The read timeout is renewed by every byte; this bounds the whole handshake, so a
             // client dripping its Hello cannot hold the connection.
             hub.timer.schedule(() -> {
                 if (!welcomed) {
                     close();
                 }
-            }, Frames.HELLO_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }, handshakeMs, java.util.concurrent.TimeUnit.MILLISECONDS);
             // A plain connection reads its Hello unbuffered (the frame reader asks for exact
             // lengths), so no byte after it is left in a buffer when the read loop takes over.
             // Small buffers otherwise: 18,000 connections share one heap.
