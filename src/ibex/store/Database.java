@@ -287,6 +287,10 @@ public final class Database implements AutoCloseable {
                     c.setAutoCommit(false);
                     T result = work.apply(c);
                     c.commit();
+                    // Back to autocommit here, so the pool finds nothing to roll back: on H2 a
+                    // rollback, even of nothing, empties the connection's statement cache, and
+                    // every statement after each transaction was parsed again (issue 6, P6).
+                    c.setAutoCommit(true);
                     return result;
                 } catch (SQLException e) {
                     rollback(c, e);
