@@ -59,16 +59,21 @@ public final class GroupCommit<T, R> {
         }
     }
 
-    /** Writes batches until the queue is empty; called by the one writer. */
+    /**
+     * Writes batches until the queue is empty; called by the one writer. Before taking a batch it
+     * yields once: callers that are already running (on virtual threads, a request being parsed)
+     * queue their items first and share this commit instead of each paying one of their own. When
+     * nothing else is runnable the yield returns at once. Without it, a server short of CPU wrote
+     * groups of 1.5 creations on average at 16 connections (P6, H2), and the commits took the CPU
+     * the other requests needed to reach the queue; with it, about 4.
+     */
     private void drain() {
         var batch = new ArrayList<Pending<T, R>>();
         Pending<T, R> p;
-        while (true) {
+        while (!queue.isEmpty()) {
+            Thread.yield();
             while (batch.size() < max && (p = queue.poll()) != null) {
                 batch.add(p);
-            }
-            if (batch.isEmpty()) {
-                return;
             }
             flush(batch);
             batch.clear();
