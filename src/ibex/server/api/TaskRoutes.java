@@ -53,7 +53,12 @@ final class TaskRoutes {
         // Pushed as soon as the creation (its audit row included) commits; the scheduler then
         // looks after the rest of the task.
         deps.push().accept(started);
-        deps.wake().accept(id);
+        // A task created paused gives the scheduler nothing to do (nothing started, and its passes
+        // leave paused tasks alone) until a start action, which wakes it; a pass per paused
+        // creation was pure cost (two queries: new orphans, owned tasks).
+        if (spec.action() == TaskAction.START) {
+            deps.wake().accept(id);
+        }
         AuditRoute.log(audit.forTask(id), spec.hosts());
         return Http.dat(Json.value(id));
     }
