@@ -2,6 +2,7 @@ package ibex.core;
 
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * A task creation request after the original's clean-up rules (reference §1.4): hosts trimmed,
@@ -19,6 +20,8 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
     public static final int DEFAULT_TIMEOUT = 30;
     public static final int MAX_TIMEOUT = 5 * 24 * 3600;
     public static final int MAX_HOST_LENGTH = 128;
+    /** A Unix user name; compiled once, not per creation (String.matches compiles each call). */
+    private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
 
     public TaskSpec {
         hosts = List.copyOf(hosts);
@@ -115,7 +118,7 @@ public record TaskSpec(String title, String account, int batch, int tolerance, i
         title = title + " FH: " + first;
         // The original turns a full-width comma into ',' for its ",," form; a JSON array is taken as written.
         var args = orEmpty(r.args()).startsWith("[") ? r.args() : orEmpty(r.args()).replace('，', ',');
-        if (!r.account().strip().matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?")) {
+        if (!ACCOUNT.matcher(r.account().strip()).matches()) {
             throw InvalidTask.rejected("arg(account) '" + r.account() + "' is not a valid user name");
         }
         return new TaskSpec(title, r.account().strip(), batch, tolerance, timeout, pause, r.script(), args,

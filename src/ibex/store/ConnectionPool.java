@@ -222,7 +222,11 @@ final class ConnectionPool implements AutoCloseable {
         drop(p, broken || !closed);
     }
 
-    /** Leaves the connection as a fresh one would be: no open transaction, autocommit on. */
+    /**
+     * Leaves the connection as a fresh one would be: no open transaction, autocommit on. Only a
+     * connection given back inside a transaction is rolled back (on H2 that also empties its
+     * statement cache).
+     */
     private static boolean reset(Connection c) {
         try {
             if (c.isClosed()) {

@@ -99,9 +99,12 @@ public final class Database implements AutoCloseable {
         if (!embedded) {
             // Round trips are most of a MySQL transaction's cost here (issue 6, P6): keep autocommit
             // and transaction state locally so commit, rollback and setAutoCommit send nothing
-            // when nothing changed, and cache the parse of our few statements. A URL may override.
+            // when nothing changed, cache the parse of our few statements, and send a JDBC batch
+            // of INSERTs as multi-row INSERTs (one round trip; generated keys still come back one
+            // per row, in order). A URL may override.
             for (String[] option : new String[][] {{"useLocalSessionState", "true"}, {"useLocalTransactionState", "true"},
-                    {"cachePrepStmts", "true"}, {"prepStmtCacheSize", "64"}, {"prepStmtCacheSqlLimit", "2048"}}) {
+                    {"cachePrepStmts", "true"}, {"prepStmtCacheSize", "64"}, {"prepStmtCacheSqlLimit", "2048"},
+                    {"rewriteBatchedStatements", "true"}}) {
                 if (!url.contains(option[0])) {
                     props.setProperty(option[0], option[1]);
                 }
@@ -284,6 +287,10 @@ public final class Database implements AutoCloseable {
                     c.setAutoCommit(false);
                     T result = work.apply(c);
                     c.commit();
+                    // Back to autocommit here, so the pool finds nothing to roll back: on H2 a
+                    // rollback, even of nothing, empties the connection's statement cache, and
+                    // every statement after each transaction was parsed again (issue 6, P6).
+                    c.setAutoCommit(true);
                     return result;
                 } catch (SQLException e) {
                     rollback(c, e);

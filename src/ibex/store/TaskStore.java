@@ -53,42 +53,77 @@ public final class TaskStore {
         }
     }
 
-    private record Create(TaskSpec spec, Instant now, Start start) {
+    private record Create(TaskSpec spec, Instant now, Start start, AuditStore.Entry audit) {
     }
 
     /** Creations arriving together share a transaction (see GroupCommit; issue 6, P6). */
     private final GroupCommit<Create, Long> creates = new GroupCommit<>(64, this::insertAll);
 
+    /**
+     * Stores a new task in one transaction, its {@code start} hosts already running with the
+     * creation time as their clock (one write per host row, not an insert and then an update:
+     * BENCHMARKS.md P3), with its audit entry (about the new id); returns its id. A task therefore
+     * never exists unaudited, and its creation costs one commit, not one for the task and another
+     * for the entry.
+     */
+    public long create(TaskSpec spec, Instant now, Start start, AuditStore.Entry audit) {
+        return creates.write(new Create(spec, now, start, audit));
+    }
+
+    /**
+     * Writes a group of creations with one JDBC batch per table, so the group costs five
+     * statements (five round trips on MySQL, where the batches become multi-row INSERTs) whatever
+     * its size, instead of five per creation; plus the change-log rows of tasks that start.
+     */
     private List<Long> insertAll(List<Create> batch) {
         return db.inTransaction(c -> {
-            var ids = new ArrayList<Long>(batch.size());
-            for (var b : batch) {
-                ids.add(insert(c, b.spec(), b.now(), b.start()));
+            var ids = insertMeta(c, batch);
+            var audits = new ArrayList<AuditStore.Entry>(batch.size());
+            try (var action = c.prepareStatement("INSERT INTO task_action (id, action, clock) VALUES (?, ?, ?)");
+                 var scheduler = c.prepareStatement("INSERT INTO task_scheduler (id, scheduler) VALUES (?, ?)");
+                 var hosts = c.prepareStatement("INSERT INTO task_host (id, host, status, clock, stdout, stderr) VALUES (?, ?, ?, ?, '', '')")) {
+                for (int i = 0; i < batch.size(); i++) {
+                    long id = ids.get(i);
+                    var b = batch.get(i);
+                    long clock = b.now().toEpochMilli();
+                    action.setLong(1, id);
+                    action.setString(2, b.start().action().wire());
+                    action.setLong(3, clock);
+                    action.addBatch();
+                    scheduler.setLong(1, id);
+                    scheduler.setString(2, b.start().owner());
+                    scheduler.addBatch();
+                    var running = new HashSet<>(b.start().running());
+                    for (var h : b.spec().hosts()) {
+                        boolean runs = running.contains(h);
+                        hosts.setLong(1, id);
+                        hosts.setString(2, h);
+                        hosts.setString(3, (runs ? HostStatus.RUNNING : HostStatus.WAITING).wire());
+                        hosts.setLong(4, runs ? clock : 0);
+                        hosts.addBatch();
+                    }
+                    audits.add(b.audit().forTask(id));
+                }
+                action.executeBatch();
+                scheduler.executeBatch();
+                hosts.executeBatch();
+            }
+            AuditStore.insert(c, audits);
+            for (int i = 0; i < batch.size(); i++) {
+                var b = batch.get(i);
+                ClusterStore.log(c, b.start().owner(), ids.get(i), b.start().running(), b.now().toEpochMilli());
             }
             return ids;
         });
     }
 
-    /** Stores a new task with all hosts waiting and no owner; returns its id. */
-    public long create(TaskSpec spec, Instant now) {
-        return create(spec, now, Start.waiting(spec));
-    }
-
-    /**
-     * Stores a new task in one transaction, its {@code start} hosts already running with the
-     * creation time as their clock (one write per host row, not an insert and then an update:
-     * BENCHMARKS.md P3); returns its id.
-     */
-    public long create(TaskSpec spec, Instant now, Start start) {
-        return creates.write(new Create(spec, now, start));
-    }
-
-    private static long insert(Connection c, TaskSpec spec, Instant now, Start start) throws SQLException {
-        {
-            long id;
-            try (var ps = c.prepareStatement("""
-                    INSERT INTO task_meta (title, account, batch, tolerance, timeout, pause, script, args, stdin, creator, created)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", Statement.RETURN_GENERATED_KEYS)) {
+    /** The task_meta rows of a group; returns their ids in the group's order (JDBC's batch keys). */
+    private static List<Long> insertMeta(Connection c, List<Create> batch) throws SQLException {
+        try (var ps = c.prepareStatement("""
+                INSERT INTO task_meta (title, account, batch, tolerance, timeout, pause, script, args, stdin, creator, created)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", Statement.RETURN_GENERATED_KEYS)) {
+            for (var b : batch) {
+                var spec = b.spec();
                 ps.setString(1, spec.title());
                 ps.setString(2, spec.account());
                 ps.setInt(3, spec.batch());
@@ -99,30 +134,20 @@ public final class TaskStore {
                 ps.setString(8, spec.args());
                 ps.setString(9, spec.stdin());
                 ps.setString(10, spec.creator());
-                ps.setLong(11, now.toEpochMilli());
-                ps.executeUpdate();
-                try (var keys = ps.getGeneratedKeys()) {
-                    keys.next();
-                    id = keys.getLong(1);
+                ps.setLong(11, b.now().toEpochMilli());
+                ps.addBatch();
+            }
+            ps.executeBatch();
+            var ids = new ArrayList<Long>(batch.size());
+            try (var keys = ps.getGeneratedKeys()) {
+                while (keys.next()) {
+                    ids.add(keys.getLong(1));
                 }
             }
-            long clock = now.toEpochMilli();
-            update(c, "INSERT INTO task_action (id, action, clock) VALUES (?, ?, ?)", id, start.action().wire(), clock);
-            update(c, "INSERT INTO task_scheduler (id, scheduler) VALUES (?, ?)", id, start.owner());
-            var running = new HashSet<>(start.running());
-            try (var ps = c.prepareStatement("INSERT INTO task_host (id, host, status, clock, stdout, stderr) VALUES (?, ?, ?, ?, '', '')")) {
-                for (var h : spec.hosts()) {
-                    boolean runs = running.contains(h);
-                    ps.setLong(1, id);
-                    ps.setString(2, h);
-                    ps.setString(3, (runs ? HostStatus.RUNNING : HostStatus.WAITING).wire());
-                    ps.setLong(4, runs ? clock : 0);
-                    ps.addBatch();
-                }
-                ps.executeBatch();
+            if (ids.size() != batch.size()) {
+                throw new SQLException("task_meta: " + batch.size() + " rows inserted but " + ids.size() + " ids generated");
             }
-            ClusterStore.log(c, start.owner(), id, start.running(), clock);
-            return id;
+            return ids;
         }
     }
 

@@ -22,7 +22,7 @@ class ActionStoreTest {
     private record Fixture(TaskStore tasks, DispatchStore dispatch, ActionStore actions, long id) {
         static Fixture of(Database db) {
             var f = new Fixture(new TaskStore(db), Tasks.dispatch(db), Tasks.actions(db),
-                    new TaskStore(db).create(Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now()));
+                    Tasks.create(new TaskStore(db), Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now()));
             f.dispatch.dispatch(f.id, List.of("h1", "h2"), 1000, Optional.empty());
             f.dispatch.record(List.of(new DispatchStore.Result(f.id, "h1", 1000, HostStatus.SUCCESS, "done", "")));
             return f;

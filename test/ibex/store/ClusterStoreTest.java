@@ -26,13 +26,13 @@ class ClusterStoreTest {
             var old = Tasks.now().minus(Duration.ofDays(40));
             var oldDone = new java.util.ArrayList<Long>();
             for (int i = 0; i < 5; i++) {
-                long id = tasks.create(Tasks.spec("h1", "h2"), old);
+                long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), old);
                 Tasks.actions(db).taskAction(id, TaskAction.CANCEL, 1);
                 assertTrue(dispatch.finishIfIdle(id));
                 oldDone.add(id);
             }
-            long oldOpen = tasks.create(Tasks.spec("h1"), old);
-            long recentDone = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long oldOpen = Tasks.create(tasks, Tasks.spec("h1"), old);
+            long recentDone = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             Tasks.actions(db).taskAction(recentDone, TaskAction.CANCEL, 1);
             assertTrue(dispatch.finishIfIdle(recentDone));
 
@@ -58,7 +58,7 @@ class ClusterStoreTest {
         try (Database db = fresh.get()) {
             var cluster = new ClusterStore(db);
             long head = cluster.logHead();
-            long id = new TaskStore(db).create(Tasks.spec("h1", "h2"), Tasks.now());
+            long id = Tasks.create(new TaskStore(db), Tasks.spec("h1", "h2"), Tasks.now());
             Tasks.dispatch(db).dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             var rows = cluster.logAfter(head, 10);
             assertEquals(List.of("h1", "h2"), rows.stream().map(ClusterStore.LogEntry::host).toList());
@@ -77,7 +77,7 @@ class ClusterStoreTest {
             var cluster = new ClusterStore(db);
             var hosts = java.util.stream.IntStream.rangeClosed(1, ClusterStore.TASK_WIDE_OVER + 1).mapToObj(i -> "w" + i).toList();
             long head = cluster.logHead();
-            long id = new TaskStore(db).create(Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
+            long id = Tasks.create(new TaskStore(db), Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
             Tasks.dispatch(db).dispatch(id, hosts, 1000, Optional.empty());
             var rows = cluster.logAfter(head, 1000);
             assertEquals(1, rows.size(), rows.toString());
@@ -96,7 +96,7 @@ class ClusterStoreTest {
             cluster.beat("a:1", 1_000);
             cluster.beat("b:1", 1_000);
             cluster.beat("b:1", 20_000);
-            long id = new TaskStore(db).create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(new TaskStore(db), Tasks.spec("h1"), Tasks.now());
             assertTrue(dispatch.claim(id, "", "a:1"));
             cluster.connected("h1", "a:1", "agent-1", "10.0.0.1:5000", 1_000);
 

@@ -247,6 +247,37 @@ class DatabaseTest {
         }
     }
 
+    /**
+     * H2 keeps each connection's statement parses (QUERY_CACHE_SIZE) until the connection rolls
+     * back, even a rollback of nothing: a committed transaction must hand its connection back
+     * without one, or every statement after every transaction is parsed again (issue 6, P6). The
+     * parse is H2's command object behind the JDBC statement; the same object again came from the cache.
+     */
+    @Test
+    void h2_statementParses_surviveACommittedTransaction() throws Exception {
+        Path dir = TestDatabases.tempDir("ibex-db-");
+        DbSettings h2 = TestDatabases.h2Settings(dir);
+        try (Database db = Database.open(new DbSettings(h2.type(), h2.jdbcUrl(), h2.user(), h2.password(), 1, h2.display()))) {
+            String sql = "SELECT id FROM task_action WHERE id = ?";
+            Object parse = db.read(c -> h2Command(c, sql));
+            assertSame(parse, db.read(c -> h2Command(c, sql)), "H2 reuses a parse at all");
+            db.inTransaction(c -> insertAction(c, 1));
+            assertSame(parse, db.read(c -> h2Command(c, sql)), "the parse survives a committed transaction");
+        } finally {
+            TestDatabases.deleteTree(dir);
+        }
+    }
+
+    private static Object h2Command(Connection c, String sql) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            var field = ps.getClass().getDeclaredField("command");
+            field.setAccessible(true);
+            return field.get(ps);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError("H2's JdbcPreparedStatement has no field 'command' any more: update this test", e);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource(BOTH)
     void inTransaction_rollsBack_andWrapsAnSqlFailureNamingTheDatabase(Supplier<Database> fresh) {

@@ -24,7 +24,7 @@ class DispatchStoreTest {
     void newTask_isAnOrphan_untilOneSchedulerClaimsIt(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var dispatch = Tasks.dispatch(db);
-            long id = new TaskStore(db).create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(new TaskStore(db), Tasks.spec("h1"), Tasks.now());
             assertEquals(List.of(id), dispatch.orphans(10));
             assertTrue(dispatch.claim(id, "", "s1:20090"));
             assertFalse(dispatch.claim(id, "", "s2:20090"), "the second claim of an orphan loses");
@@ -43,7 +43,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var spec = ibex.core.TaskSpec.from(new ibex.core.TaskSpec.Request("t", "root", ibex.core.TaskSpec.Amount.count(2), ibex.core.TaskSpec.Amount.count(1), 60, "h2", "true", "",
                     "", "start", "alice", List.of("h1", "h2", "h3")));
-            long id = new TaskStore(db).create(spec, Tasks.now());
+            long id = Tasks.create(new TaskStore(db), spec, Tasks.now());
             var dispatch = Tasks.dispatch(db);
             dispatch.dispatch(id, List.of("h1"), 500, Optional.empty());
             var s = dispatch.state(id).orElseThrow();
@@ -60,7 +60,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now());
             Tasks.actions(db).hostAction(id, "h2", HostAction.IGNORE, 1);
             assertEquals(List.of("h1", "h3"), dispatch.waiting(id, 2));
 
@@ -81,8 +81,8 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long a = tasks.create(Tasks.spec("h1"), Tasks.now());
-            long b = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            long a = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
+            long b = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(a, List.of("h1"), 100, Optional.empty());
             dispatch.dispatch(b, List.of("h1", "h2"), 200, Optional.empty());
             Tasks.actions(db).hostAction(b, "h1", HostAction.KILL, 300);
@@ -98,7 +98,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             var ok = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out\n", "");
             var bad = new DispatchStore.Result(id, "h2", 1000, HostStatus.FAILED, "", "boom\nibex: exit status 3\n");
@@ -117,7 +117,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             Tasks.actions(db).hostAction(id, "h1", HostAction.REDO, 2000);
             var stale = new DispatchStore.Result(id, "h1", 1000, HostStatus.FAILED, "old", "old");
@@ -135,7 +135,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             var first = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "first", "");
             assertEquals(List.of(first), dispatch.record(List.of(first)));
@@ -151,7 +151,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             Tasks.actions(db).hostAction(id, "h1", HostAction.IGNORE, 1500);
             var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out", "");
@@ -166,7 +166,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             dispatch.dispatch(id, List.of("h2"), 5000, Optional.empty());
             assertEquals(List.of(new DispatchStore.Run("h1", 1000)), dispatch.overdue(id, 2000));
@@ -189,7 +189,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
             assertFalse(dispatch.finishIfIdle(id), "hosts are waiting");
             dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             dispatch.record(List.of(new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "", "")));
@@ -213,7 +213,7 @@ class DispatchStoreTest {
     void setAction_changesTheStoredAction(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             Tasks.dispatch(db).setAction(id, TaskAction.PAUSE, 10);
             assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id));
         }
@@ -223,7 +223,7 @@ class DispatchStoreTest {
     void assignments_ofSeveralHosts_giveEveryHostAList(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var dispatch = Tasks.dispatch(db);
-            long id = new TaskStore(db).create(Tasks.spec("h1", "h2"), Tasks.now());
+            long id = Tasks.create(new TaskStore(db), Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 100, Optional.empty());
             assertEquals(Map.of("h1", List.of(new Assignment(id, 100, Assignment.Kind.START)), "h2", List.of(), "h9", List.of()),
                     dispatch.assignments(List.of("h1", "h2", "h9")));
@@ -237,7 +237,7 @@ class DispatchStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1", "h2", "h3"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2", "h3"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             dispatch.dispatch(id, List.of("h2"), 2000, Optional.empty());
             dispatch.dispatch(id, List.of("h3"), 3000, Optional.empty());

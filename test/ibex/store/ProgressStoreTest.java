@@ -22,7 +22,7 @@ class ProgressStoreTest {
     /** A task on h1 and h2, both running with clock 500. */
     private static Run running(Database db) {
         var tasks = new TaskStore(db);
-        long id = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
+        long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
         var dispatch = Tasks.dispatch(db);
         dispatch.dispatch(id, List.of("h1", "h2"), 500, Optional.empty());
         return new Run(id, tasks, dispatch, new ProgressStore(db));

@@ -28,7 +28,7 @@ class TaskStoreTest {
                     "#!/bin/sh\necho \"$@\"\n", "a,,b", "{\"k\":\"v\"}", "pause", "alice",
                     List.of(" web-3", "web-1", "#skip", "", "web-2", "web-1")));
             Instant now = Tasks.now();
-            long id = tasks.create(spec, now);
+            long id = Tasks.create(tasks, spec, now);
 
             TaskMeta m = tasks.meta(id).orElseThrow();
             assertEquals(new TaskMeta(id, "restart nginx FH: web-3", "deploy", 2, 1, 30, "web-2,web-3",
@@ -52,7 +52,7 @@ class TaskStoreTest {
             var cluster = new ClusterStore(db);
             long head = cluster.logHead();
             Instant now = Tasks.now();
-            long id = tasks.create(Tasks.spec("h1", "h2", "h3"), now, new TaskStore.Start("test:1", List.of("h1", "h2"), TaskAction.PAUSE));
+            long id = Tasks.create(tasks, Tasks.spec("h1", "h2", "h3"), now, new TaskStore.Start("test:1", List.of("h1", "h2"), TaskAction.PAUSE));
             assertEquals(List.of(HostStatus.RUNNING, HostStatus.RUNNING, HostStatus.WAITING),
                     tasks.hosts(id, TaskStore.Output.NONE).stream().map(TaskHost::status).toList());
             assertEquals(Optional.of(TaskAction.PAUSE), tasks.action(id), "the start's action, not the spec's");
@@ -69,12 +69,65 @@ class TaskStoreTest {
     void create_givesEachTaskItsOwnIdAndHosts(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            long a = tasks.create(Tasks.spec("h1", "h2"), Tasks.now());
-            long b = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long a = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
+            long b = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             assertTrue(b > a, "ids grow: " + a + ", " + b);
             assertEquals(List.of("h1", "h2"), tasks.hosts(a, TaskStore.Output.NONE).stream().map(TaskHost::host).toList());
             assertEquals(List.of("h1"), tasks.hosts(b, TaskStore.Output.NONE).stream().map(TaskHost::host).toList());
         }
+    }
+
+    /**
+     * Creations that arrive together are written as one group, one JDBC batch per table: each must
+     * still get its own id, rows and audit entry (a batch's generated keys mapped to the wrong
+     * creation, or host rows shifted between tasks, show here). Tasks differ in host count and action.
+     */
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void concurrentCreations_eachGetTheirOwnRowsAndAuditEntry(Supplier<Database> fresh) throws Exception {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var audit = new AuditStore(db);
+            int n = 48;
+            var ids = new long[n];
+            var specs = new TaskSpec[n];
+            var start = new java.util.concurrent.CountDownLatch(1);
+            try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                var futures = new java.util.ArrayList<java.util.concurrent.Future<?>>();
+                for (int i = 0; i < n; i++) {
+                    int k = i;
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        var spec = Tasks.titled("t" + k, "c" + k, k % 2 == 0 ? "pause" : "start", hosts(k).toArray(String[]::new));
+                        specs[k] = spec;
+                        ids[k] = tasks.create(spec, Tasks.now(), TaskStore.Start.waiting(spec), new AuditStore.Entry(0, 1, "u" + k, "127.0.0.1", "create", 0,
+                                String.join(",", spec.hosts()), "", "d" + k));
+                        return null;
+                    }));
+                }
+                start.countDown();
+                for (var f : futures) {
+                    f.get();
+                }
+            }
+            assertEquals(n, java.util.Arrays.stream(ids).distinct().count(), "distinct ids");
+            for (int k = 0; k < n; k++) {
+                long id = ids[k];
+                var m = tasks.meta(id).orElseThrow();
+                assertEquals(List.of(specs[k].title(), "c" + k), List.of(m.title(), m.creator()), "task " + id + " is creation " + k);
+                assertEquals(hosts(k), tasks.hosts(id, TaskStore.Output.NONE).stream().map(TaskHost::host).toList(), "hosts of " + id);
+                assertEquals(Optional.of(k % 2 == 0 ? TaskAction.PAUSE : TaskAction.START), tasks.action(id), "action of " + id);
+                var entries = audit.list(id, 10);
+                assertEquals(1, entries.size(), "one audit entry for task " + id + ": " + entries);
+                assertEquals(List.of("u" + k, String.join(",", hosts(k)), "d" + k),
+                        List.of(entries.getFirst().actor(), entries.getFirst().hosts(), entries.getFirst().detail()));
+            }
+        }
+    }
+
+    /** Creation k's hosts: one to three of them, named after k. */
+    private static List<String> hosts(int k) {
+        return java.util.stream.IntStream.rangeClosed(1, k % 3 + 1).mapToObj(j -> "h" + k + "-" + j).toList();
     }
 
     @ParameterizedTest
@@ -82,7 +135,7 @@ class TaskStoreTest {
     void unknownTaskOrHost_isEmpty(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             assertEquals(Optional.empty(), tasks.meta(id + 1));
             assertEquals(Optional.empty(), tasks.action(id + 1));
             assertEquals(List.of(), tasks.hosts(id + 1, TaskStore.Output.BOTH));
@@ -96,10 +149,10 @@ class TaskStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             Instant now = Tasks.now();
-            long old = tasks.create(Tasks.titled("restart nginx", "alice", "start", "h1"), now.minus(Duration.ofDays(10)));
-            long a = tasks.create(Tasks.titled("restart nginx", "alice", "start", "h1"), now.minusSeconds(30));
-            long b = tasks.create(Tasks.titled("restart mysql", "bob", "start", "h1"), now.minusSeconds(20));
-            long c = tasks.create(Tasks.titled("clean 100% disk_a", "alice", "start", "h1"), now.minusSeconds(10));
+            long old = Tasks.create(tasks, Tasks.titled("restart nginx", "alice", "start", "h1"), now.minus(Duration.ofDays(10)));
+            long a = Tasks.create(tasks, Tasks.titled("restart nginx", "alice", "start", "h1"), now.minusSeconds(30));
+            long b = Tasks.create(tasks, Tasks.titled("restart mysql", "bob", "start", "h1"), now.minusSeconds(20));
+            long c = Tasks.create(tasks, Tasks.titled("clean 100% disk_a", "alice", "start", "h1"), now.minusSeconds(10));
             Instant week = now.minus(Duration.ofDays(7));
 
             assertEquals(List.of(c, b, a), ids(tasks.list(List.of(), null, week, 20, 0)));
@@ -123,7 +176,7 @@ class TaskStoreTest {
             Instant now = Tasks.now();
             var created = new java.util.ArrayList<Long>();
             for (int i = 0; i < 5; i++) {
-                created.add(tasks.create(Tasks.titled("t" + i, "alice", "start", "h1"), now.minusSeconds(50 - i)));
+                created.add(Tasks.create(tasks, Tasks.titled("t" + i, "alice", "start", "h1"), now.minusSeconds(50 - i)));
             }
             Instant week = now.minus(Duration.ofDays(7));
             var p1 = tasks.list(List.of(), null, week, 2, 0);
@@ -142,8 +195,8 @@ class TaskStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long open = tasks.create(Tasks.spec("h1"), Tasks.now());
-            long finished = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long open = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
+            long finished = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
             assertTrue(dispatch.finishIfIdle(finished));
             var list = tasks.list(List.of(), null, Tasks.now().minus(Duration.ofDays(1)), 20, 0).list();
@@ -158,8 +211,8 @@ class TaskStoreTest {
     void doneIds_givesFinishedAndUnknownIds_onceEach_inRequestOrder(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
-            long open = tasks.create(Tasks.spec("h1"), Tasks.now());
-            long finished = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long open = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
+            long finished = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
             Tasks.dispatch(db).finishIfIdle(finished);
             long unknown = finished + 100;
@@ -175,7 +228,7 @@ class TaskStoreTest {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
-            long id = tasks.create(Tasks.spec("h1"), Tasks.now());
+            long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
             // 2-, 3- and 4-byte sequences (the last needs utf8mb4 on MariaDB), 10 bytes a round.
             String stdout = "é€😀\n".repeat(1024 * 1024 / 10 + 1);

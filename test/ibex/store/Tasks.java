@@ -19,6 +19,17 @@ final class Tasks {
         return titled("job", "alice", "start", hosts);
     }
 
+    /** Creates the task as the API does, with an audit entry about it; nothing starts. */
+    static long create(TaskStore tasks, TaskSpec spec, Instant now) {
+        return create(tasks, spec, now, TaskStore.Start.waiting(spec));
+    }
+
+    /** Creates the task as the API does, with an audit entry about it, starting {@code start}. */
+    static long create(TaskStore tasks, TaskSpec spec, Instant now, TaskStore.Start start) {
+        return tasks.create(spec, now, start, new AuditStore.Entry(0, now.toEpochMilli(), "tester", "127.0.0.1", "create", 0,
+                String.join(",", spec.hosts()), "", ""));
+    }
+
     /** The stores as a server named "test:1" makes them; one place to follow their constructors. */
     static DispatchStore dispatch(Database db) {
         return new DispatchStore(db, "test:1");

@@ -49,15 +49,26 @@ final class AuditRoute {
         return removed ? Http.ok() : Http.err(404, "host '" + host + "' is not pinned");
     }
 
-    /** Writes one audit entry for a request. */
+    /** Writes one audit entry for a request, and its log line. */
     static void record(Http.Call c, ApiServer.Deps deps, String action, long taskId, List<String> hosts, String script, String detail) {
+        var e = entry(c, deps, action, taskId, hosts, script, detail);
+        deps.audit().append(e);
+        log(e, hosts);
+    }
+
+    /** The audit entry for a request; a creation hands it to the store with its task (TaskStore.create). */
+    static AuditStore.Entry entry(Http.Call c, ApiServer.Deps deps, String action, long taskId, List<String> hosts, String script,
+                                  String detail) {
         var remote = c.exchange().getRemoteAddress().getAddress().getHostAddress();
         var sha = script == null ? "" : sha256(script);
-        deps.audit().append(new AuditStore.Entry(0, deps.clock().millis(), c.user(), remote, action, taskId,
-                String.join(",", hosts), sha, detail));
-        ibex.core.Log.info("audit", "user '" + c.user() + "' from " + remote + ": " + action + " task " + taskId
+        return new AuditStore.Entry(0, deps.clock().millis(), c.user(), remote, action, taskId, String.join(",", hosts), sha, detail);
+    }
+
+    /** The log line of a stored entry; {@code hosts} as given (the entry holds them joined). */
+    static void log(AuditStore.Entry e, List<String> hosts) {
+        ibex.core.Log.info("audit", "user '" + e.actor() + "' from " + e.remote() + ": " + e.action() + " task " + e.taskId()
                 + (hosts.isEmpty() ? "" : " hosts " + (hosts.size() > 5 ? hosts.subList(0, 5) + "+" + (hosts.size() - 5) : hosts))
-                + (sha.isEmpty() ? "" : " script sha256 " + sha) + (detail.isEmpty() ? "" : " (" + detail + ")"));
+                + (e.scriptSha256().isEmpty() ? "" : " script sha256 " + e.scriptSha256()) + (e.detail().isEmpty() ? "" : " (" + e.detail() + ")"));
     }
 
     static String sha256(String s) {

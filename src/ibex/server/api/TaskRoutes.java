@@ -43,17 +43,23 @@ final class TaskRoutes {
         }
         var now = deps.clock().instant();
         var start = deps.firstStep().apply(spec);
-        long id = deps.tasks().create(spec, now, start);
+        var audit = AuditRoute.entry(c, deps, "create", 0, spec.hosts(), spec.script(), "creator " + spec.creator() + ", account "
+                + spec.account() + ", action " + spec.action() + ", " + spec.hosts().size() + " host(s), title '" + spec.title() + "'");
+        long id = deps.tasks().create(spec, now, start, audit);
         var started = new ArrayList<HostChange>(start.running().size());
         for (var h : start.running()) {
             started.add(HostChange.start(h, id, now.toEpochMilli()));
         }
-        // Pushed before the audit row is written (its own commit), so the script starts that much
-        // sooner (BENCHMARKS.md P2); the scheduler then looks after the rest of the task.
+        // Pushed as soon as the creation (its audit row included) commits; the scheduler then
+        // looks after the rest of the task.
         deps.push().accept(started);
-        deps.wake().accept(id);
-        AuditRoute.record(c, deps, "create", id, spec.hosts(), spec.script(), "creator " + spec.creator() + ", account "
-                + spec.account() + ", action " + spec.action() + ", " + spec.hosts().size() + " host(s), title '" + spec.title() + "'");
+        // A task created paused gives the scheduler nothing to do (nothing started, and its passes
+        // leave paused tasks alone) until a start action, which wakes it; a pass per paused
+        // creation was pure cost (two queries: new orphans, owned tasks).
+        if (spec.action() == TaskAction.START) {
+            deps.wake().accept(id);
+        }
+        AuditRoute.log(audit.forTask(id), spec.hosts());
         return Http.dat(Json.value(id));
     }
 

@@ -1,0 +1,56 @@
+package ibex.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** GroupCommit without a database: each caller gets its own result, or its own failure. */
+class GroupCommitTest {
+    /** Writes a batch: item k gives k * 10; a batch holding a negative item fails as a whole. */
+    private static List<Integer> write(List<Integer> batch, AtomicInteger items, int max) {
+        assertTrue(batch.size() >= 1 && batch.size() <= max, "batch of " + batch.size());
+        if (batch.stream().anyMatch(k -> k < 0)) {
+            throw new IllegalStateException("bad item in " + batch);
+        }
+        items.addAndGet(batch.size());
+        return batch.stream().map(k -> k * 10).toList();
+    }
+
+    @Test
+    void concurrentWriters_eachGetTheirOwnResult_andABadItemFailsOnlyItsCaller() throws Exception {
+        var written = new AtomicInteger();
+        var group = new GroupCommit<Integer, Integer>(8, batch -> write(batch, written, 8));
+        int n = 200;
+        var start = new CountDownLatch(1);
+        var results = new ArrayList<Future<Integer>>();
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < n; i++) {
+                int k = i % 50 == 7 ? -i : i;
+                results.add(pool.submit(() -> {
+                    start.await();
+                    return group.write(k);
+                }));
+            }
+            start.countDown();
+            for (int i = 0; i < n; i++) {
+                if (i % 50 == 7) {
+                    int k = i;
+                    var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                            () -> results.get(k).get(30, TimeUnit.SECONDS));
+                    assertEquals("bad item in [" + -i + "]", e.getCause().getMessage(), "retried alone, failed alone");
+                } else {
+                    assertEquals(i * 10, results.get(i).get(30, TimeUnit.SECONDS), "result of item " + i + " (a lost item times out)");
+                }
+            }
+        }
+        assertEquals(n - 4, written.get(), "every good item written once");
+    }
+}
