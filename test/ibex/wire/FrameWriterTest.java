@@ -47,6 +47,37 @@ class FrameWriterTest {
     }
 
     @Test
+    void write_severalMessages_isTheirFramesInOrder_inOneWriteAndOneFlush() throws IOException {
+        var calls = new int[2];
+        var bytes = new ByteArrayOutputStream();
+        var out = new OutputStream() {
+            @Override
+            public void write(int b) {
+                calls[0]++;
+                bytes.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                calls[0]++;
+                bytes.write(b, off, len);
+            }
+
+            @Override
+            public void flush() {
+                calls[1]++;
+            }
+        };
+        var all = Samples.everyType();
+        new FrameWriter(out).write(all);
+        var expected = new ByteArrayOutputStream();
+        all.forEach(m -> expected.writeBytes(Codec.encode(m)));
+        assertArrayEquals(expected.toByteArray(), bytes.toByteArray());
+        assertEquals(1, calls[0], "one write");
+        assertEquals(1, calls[1], "one flush");
+    }
+
+    @Test
     void write_fromSeveralThreads_neverInterleavesFrames() throws Exception {
         var bytes = new ByteArrayOutputStream();
         var out = new OutputStream() {

@@ -559,16 +559,21 @@ final class AgentSession implements ReadLoop.Readable {
         }
         var list = current();
         var fresh = new ArrayList<Long>();
+        var frames = new ArrayList<Message>();
         for (var a : list) {
             if (a.kind() == Assignment.Kind.START && !scriptSent(a.taskId())) {
                 var s = hub.scripts.get(a.taskId());
                 if (s.isPresent()) {
-                    sendScript(s.get());
+                    synchronized (scriptsSent) {
+                        scriptsSent.add(a.taskId());
+                    }
+                    frames.add(s.get());
                     fresh.add(a.clock());
                 }
             }
         }
-        out.write(new Assignments(0, List.of(), list));
+        frames.add(new Assignments(0, List.of(), list));
+        out.write(frames);
         hub.counters.inc(Counters.Counter.PUSHES);
         long now = hub.clock.millis();
         for (long clock : fresh) {
