@@ -40,6 +40,18 @@ public final class GroupCommit<T, R> {
 
     /** Writes the item with whatever else is queued and returns its result; rethrows a failure. */
     public R write(T item) {
+        try {
+            return submit(item).join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    /**
+     * Queues the item and returns at once; the future completes after the commit that holds it.
+     * Items are written in the order they were queued (a host's connect before its disconnect).
+     */
+    public CompletableFuture<R> submit(T item) {
         var mine = new Pending<T, R>(item, new CompletableFuture<>());
         queue.add(mine);
         if (writing.compareAndSet(false, true)) {
@@ -48,11 +60,7 @@ public final class GroupCommit<T, R> {
             // coming, and its reply came hundreds of milliseconds late (P6's p99 on MariaDB).
             Thread.ofVirtual().name("ibex-group-commit").start(this::writeAll);
         }
-        try {
-            return mine.done().join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-        }
+        return mine.done();
     }
 
     /**

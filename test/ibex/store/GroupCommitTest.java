@@ -53,4 +53,21 @@ class GroupCommitTest {
         }
         assertEquals(n - 4, written.get(), "every good item written once");
     }
+
+    @Test
+    void submitted_itemsAreWrittenInTheOrderQueued_andEachFutureCompletesAfterItsWrite() throws Exception {
+        var order = java.util.Collections.synchronizedList(new ArrayList<Integer>());
+        var group = new GroupCommit<Integer, Integer>(16, batch -> {
+            order.addAll(batch);
+            return batch;
+        });
+        var futures = new ArrayList<java.util.concurrent.CompletableFuture<Integer>>();
+        for (int i = 0; i < 1000; i++) {
+            futures.add(group.submit(i));
+        }
+        for (int i = 0; i < 1000; i++) {
+            assertEquals(i, futures.get(i).get(10, TimeUnit.SECONDS));
+        }
+        assertEquals(java.util.stream.IntStream.range(0, 1000).boxed().toList(), order, "a connect is never written after its disconnect");
+    }
 }

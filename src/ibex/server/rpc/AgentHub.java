@@ -6,6 +6,7 @@ import ibex.core.HostChange;
 import ibex.core.Log;
 import ibex.store.ClusterStore;
 import ibex.store.DispatchStore;
+import ibex.store.GroupCommit;
 import ibex.store.PinStore;
 import ibex.store.ProgressStore;
 import ibex.store.TaskStore;
@@ -16,6 +17,7 @@ import java.net.Socket;
 import java.nio.channels.ServerSocketChannel;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,9 +58,13 @@ public final class AgentHub implements AutoCloseable {
     final LongConsumer resultsStored;
     final InstantSource clock;
     final Counters counters;
-    /** Results of all connections, written together (group commit); see {@link Batcher}. */
-    final Batcher<DispatchStore.Result> results;
-    private final Batcher<ClusterStore.PresenceChange> presence;
+    /**
+     * Results of all connections, written together: each heartbeat's results are one item, and
+     * 10,000 agents reporting within a second cost tens of commits, not 10,000.
+     */
+    final GroupCommit<List<DispatchStore.Result>, List<DispatchStore.Result>> results;
+    /** Presence changes of all connections, written together (a reconnect storm is tens of commits). */
+    private final GroupCommit<ClusterStore.PresenceChange, Boolean> presence;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     /** Handshake deadlines: one platform thread for every connection's timer. */
@@ -84,10 +90,15 @@ public final class AgentHub implements AutoCloseable {
         this.resultsStored = resultsStored;
         this.clock = clock;
         this.counters = counters;
-        this.results = new Batcher<>("results", 512, dispatch::record);
-        this.presence = new Batcher<>("presence", 1000, list -> {
+        this.results = new GroupCommit<>(512, perHeartbeat -> {
+            var all = new ArrayList<DispatchStore.Result>();
+            perHeartbeat.forEach(all::addAll);
+            var stored = new HashSet<>(dispatch.record(all));
+            return perHeartbeat.stream().map(list -> list.stream().filter(stored::contains).toList()).toList();
+        });
+        this.presence = new GroupCommit<>(1000, list -> {
             cluster.presence(list);
-            return List.of();
+            return java.util.Collections.nCopies(list.size(), Boolean.TRUE);
         });
     }
 
@@ -209,9 +220,9 @@ public final class AgentHub implements AutoCloseable {
             // Stopping: the store may be closed; other servers see this server's health go stale.
             return;
         }
-        // Not waited for: many agents connecting at once share one transaction (see Batcher).
-        presence.submit(List.of(new ClusterStore.PresenceChange(s.host(), serverName, connected, s.agentId(), s.remote(),
-                clock.millis()))).exceptionally(e -> {
+        // Not waited for: many agents connecting at once share one transaction.
+        presence.submit(new ClusterStore.PresenceChange(s.host(), serverName, connected, s.agentId(), s.remote(),
+                clock.millis())).exceptionally(e -> {
                     Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
                     return null;
                 });
@@ -278,7 +289,5 @@ public final class AgentHub implements AutoCloseable {
         }
         timer.shutdownNow();
         threads.shutdownNow();
-        results.close();
-        presence.close();
     }
 }
