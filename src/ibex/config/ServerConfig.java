@@ -25,7 +25,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
     static final Map<String, List<String>> KEYS = Bind.table(
             Map.entry("", List.of()),
             Map.entry("Log", LogConfig.KEYS),
-            Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile", "MaxContentLength", "AllowInsecure")),
+            Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile", "MaxContentLength", "AllowInsecure", "MetricsAuth")),
             Map.entry("BasicAuth", Bind.ANY_KEY),
             Map.entry("RPC", List.of("Listen", "Token", "CertFile", "KeyFile")),
             Map.entry("Limits", List.of("MaxHosts", "MaxScriptBytes", "MaxArgsBytes", "MaxStdinBytes")),
@@ -81,17 +81,21 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
     }
 
     /**
-     * @param certFile with keyFile, serve HTTPS; both null for plain HTTP
-     * @param port     0 takes any free port (tests)
+     * @param certFile    with keyFile, serve HTTPS; both null for plain HTTP
+     * @param port        0 takes any free port (tests)
+     * @param metricsAuth /metrics asks for [BasicAuth] like /ibex/v1 (false: open to a scraper that
+     *                    cannot send credentials; it shows counts, never a script, output or secret)
      */
-    public record Http(String host, int port, Path certFile, Path keyFile, int maxBodyBytes, boolean allowInsecure) {
+    public record Http(String host, int port, Path certFile, Path keyFile, int maxBodyBytes, boolean allowInsecure,
+                       boolean metricsAuth) {
         static Http from(Bind.Section s) {
             String host = s.string("Host", "127.0.0.1");
             if (host.isEmpty()) {
                 throw s.error("Host", "must not be empty (127.0.0.1: this machine only; 0.0.0.0: every address)");
             }
             var http = new Http(host, s.integer("Port", 10090, 0, 65535), s.path("CertFile", null), s.path("KeyFile", null),
-                    s.integer("MaxContentLength", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024), s.bool("AllowInsecure", false));
+                    s.integer("MaxContentLength", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024), s.bool("AllowInsecure", false),
+                    s.bool("MetricsAuth", true));
             pair(s, http.certFile, http.keyFile, "HTTPS");
             return http;
         }

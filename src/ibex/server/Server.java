@@ -73,7 +73,7 @@ public final class Server implements AutoCloseable {
         var http = config.http();
         var httpTls = http.certFile() == null ? null : Pem.context(http.certFile(), http.keyFile(), null);
         api = new ApiServer(new ApiServer.Settings(http.host(), http.port(), config.basicAuth(), http.maxBodyBytes(),
-                config.limits(), version, httpTls), new ApiServer.Deps(tasks, new ActionStore(db, name), new AuditStore(db), pins,
+                config.limits(), version, httpTls, http.metricsAuth()), new ApiServer.Deps(tasks, new ActionStore(db, name), new AuditStore(db), pins,
                 hub::apply, scheduler::firstStep, scheduler::wake, clock, counters));
         httpAddress = api.start();
         if (config.basicAuth().isEmpty()) {

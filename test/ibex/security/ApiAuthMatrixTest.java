@@ -144,4 +144,15 @@ class ApiAuthMatrixTest {
         }
         assertEquals(1, s.count("authmatrix"));
     }
+
+    @Test
+    void metrics_withMetricsAuthFalse_isOpen_whileTheApiStillAsksForAnAccount() throws IOException {
+        try (var open = SecureServer.start(SecureServer.Options.token().withHttp("MetricsAuth = false"))) {
+            var m = open.send("GET", "/metrics", null, null);
+            assertEquals(200, m.status(), m::toString);
+            assertTrue(m.body().contains("ibex_heartbeats_total"), m::body);
+            assertEquals(401, open.send("GET", "/ibex/v1/tasks", null, null).status());
+        }
+        assertEquals(401, s.send("GET", "/metrics", null, null).status(), "by default /metrics asks for an account");
+    }
 }

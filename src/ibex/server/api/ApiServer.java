@@ -47,7 +47,7 @@ public final class ApiServer implements AutoCloseable {
      * text, and the TLS context (null: plain HTTP).
      */
     public record Settings(String host, int port, Map<String, String> accounts, int maxBodyBytes, TaskLimits limits,
-                           String version, SSLContext tls) {
+                           String version, SSLContext tls, boolean metricsAuth) {
     }
 
     private record Route(String method, String[] parts, Handler handler) {
@@ -148,7 +148,7 @@ public final class ApiServer implements AutoCloseable {
                 continue;
             }
             String user = "";
-            if (path.startsWith("/ibex/v1/") || path.equals("/metrics")) {
+            if (path.startsWith("/ibex/v1/") || path.equals("/metrics") && settings.metricsAuth()) {
                 user = authenticate(ex);
                 if (user == null) {
                     ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"Authorization Required\"");
