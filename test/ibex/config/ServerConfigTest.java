@@ -37,7 +37,7 @@ class ServerConfigTest {
     void shippedFile_loadsSecureDefaults_withoutWarnings() {
         var c = ServerConfig.load(Path.of("etc/server.conf"));
         assertEquals(List.of(), c.warnings());
-        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false), c.http());
+        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false, true), c.http());
         assertEquals(Map.of(), c.basicAuth());
         assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
@@ -50,7 +50,7 @@ class ServerConfigTest {
     void emptyFile_givesEveryDefault() throws IOException {
         var c = load("");
         var data = Path.of("data/ibex").toAbsolutePath();
-        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false), c.http());
+        assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false, true), c.http());
         assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
         assertEquals(new ServerConfig.Db("h2", "jdbc:h2:file:" + data
@@ -156,6 +156,7 @@ class ServerConfigTest {
                 KeyFile = "/etc/k.pem"
                 MaxContentLength = 2048
                 AllowInsecure = true
+                MetricsAuth = false
                 [RPC]
                 Listen = "[::1]:0"
                 Token = "0123456789abcdef"
@@ -178,7 +179,7 @@ class ServerConfigTest {
                 MaxOpenConns = 1000
                 """);
         assertEquals(new LogConfig("file", Path.of("/var/log/ibex"), "DEBUG"), c.log());
-        assertEquals(new ServerConfig.Http("0.0.0.0", 0, Path.of("c.pem").toAbsolutePath(), Path.of("/etc/k.pem"), 2048, true), c.http());
+        assertEquals(new ServerConfig.Http("0.0.0.0", 0, Path.of("c.pem").toAbsolutePath(), Path.of("/etc/k.pem"), 2048, true, false), c.http());
         assertEquals(new ServerConfig.Rpc("::1", 0, "0123456789abcdef", Path.of("r.pem").toAbsolutePath(), Path.of("rk.pem").toAbsolutePath()), c.rpc());
         assertEquals(new ibex.core.TaskLimits(5, 2048, 4096, 8192), c.limits());
         assertEquals(new ServerConfig.Scheduler(3, 6, 0), c.scheduler());
@@ -205,10 +206,10 @@ class ServerConfigTest {
 
     @Test
     void unknownKeyOrSection_listsTheKnownOnes() throws IOException {
-        assertError(":3: unknown key 'Prot' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure)", "[HTTP]\nPort = 1\nProt = 2\n");
+        assertError(":3: unknown key 'Prot' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure, MetricsAuth)", "[HTTP]\nPort = 1\nProt = 2\n");
         assertError(":1: unknown section [Htp] (known: Log, HTTP, BasicAuth, RPC, Limits, Heartbeat, Scheduler, DB, Gorm, MySQL)", "[Htp]\nPort = 1\n");
         assertError(":1: unknown top-level key 'Port' (known: none)", "Port = 1\n");
-        assertError(":2: unknown key 'port' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure)", "[HTTP]\nport = 1\n");
+        assertError(":2: unknown key 'port' in [HTTP] (known: Host, Port, CertFile, KeyFile, MaxContentLength, AllowInsecure, MetricsAuth)", "[HTTP]\nport = 1\n");
     }
 
     @Test
