@@ -16,6 +16,8 @@ public final class FrameDecoder {
     /** The 4-byte length and the type byte. */
     private final byte[] head = new byte[5];
     private int headGot;
+    /** The length field of the frame begun or just returned; 0 until a frame's prefix is complete. */
+    private int length;
     private int bodyLength;
     private byte[] body;
     private int bodyGot;
@@ -34,20 +36,24 @@ public final class FrameDecoder {
      * oversize or malformed frame; the connection cannot continue after one.
      */
     public Message next(ByteBuffer in) throws WireException {
+        if (headGot == 0) {
+            length = 0;
+        }
         while (headGot < head.length) {
             if (!in.hasRemaining()) {
                 return null;
             }
             head[headGot++] = in.get();
             if (headGot == 4) {
-                long length = (head[0] & 0xFFL) << 24 | (head[1] & 0xFF) << 16 | (head[2] & 0xFF) << 8 | (head[3] & 0xFF);
-                if (length == 0) {
+                long announced = (head[0] & 0xFFL) << 24 | (head[1] & 0xFF) << 16 | (head[2] & 0xFF) << 8 | (head[3] & 0xFF);
+                if (announced == 0) {
                     throw new WireException("frame length 0 is invalid: a frame holds at least its type byte");
                 }
-                if (length > maxFrameBytes) {
-                    throw new WireException("frame of " + length + " bytes exceeds the limit of " + maxFrameBytes + " bytes");
+                if (announced > maxFrameBytes) {
+                    throw new WireException("frame of " + announced + " bytes exceeds the limit of " + maxFrameBytes + " bytes");
                 }
-                bodyLength = (int) length - 1;
+                length = (int) announced;
+                bodyLength = length - 1;
                 body = new byte[Math.min(bodyLength, FIRST_BODY)];
                 bodyGot = 0;
             }
@@ -72,6 +78,14 @@ public final class FrameDecoder {
     /** Bytes still missing from the frame begun; 0 between frames. */
     public int missing() {
         return headGot == 0 ? 0 : headGot < head.length ? head.length - headGot : bodyLength - bodyGot;
+    }
+
+    /**
+     * The length field of the frame in progress, or of the one the last {@link #next} returned; 0
+     * while no frame's length is known. A reader can reserve memory for a large frame by it.
+     */
+    public int length() {
+        return length;
     }
 
     /** True while part of a frame has arrived and the rest has not. */

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.http.HttpRequest;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -190,6 +191,53 @@ class LimitsTest {
             // Interval 1000 ms: 3 intervals + 5 s grace = 8 s.
             assertTrue(ms >= 7000 && ms <= 14_000, "closed after " + ms + " ms");
         }
+    }
+
+    @Test
+    void largeReportsFromManyAgentsAtOnce_beyondTheServersBudgetForLargeFrames_areAllReadAndAcked() throws Exception {
+        // 24 agents × 7 MiB is more than the 128 MiB the server lets large frames hold at once: some
+        // wait, unread, until others are handled. Every one must still be answered, twice over, so
+        // the budget is given back after each frame.
+        int agents = 24;
+        var stdout = "x".repeat(7 * 1024 * 1024);
+        var conns = new ArrayList<RawAgent>();
+        var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+        try {
+            for (int i = 0; i < agents; i++) {
+                var a = RawAgent.connect(dflt.rpc());
+                conns.add(a);
+                assertInstanceOf(Welcome.class, a.handshake("big-report-" + i, TOKEN, RawAgent.newKeys()));
+                a.socket.setSoTimeout(60_000);
+            }
+            for (int round = 1; round <= 2; round++) {
+                long seq = 100 + round;
+                long task = 900_000 + round;
+                var replies = new ArrayList<java.util.concurrent.Future<Assignments>>();
+                for (var a : conns) {
+                    replies.add(pool.submit(() -> {
+                        a.out.write(new Heartbeat(seq, List.of(new Heartbeat.Report(task, 1, ibex.core.HostStatus.SUCCESS, 0, 0,
+                                stdout, 0, ""))));
+                        for (;;) {
+                            var m = assertInstanceOf(Assignments.class, a.in.read());
+                            if (m.ackSeq() == seq) {
+                                return m;
+                            }
+                        }
+                    }));
+                }
+                for (var r : replies) {
+                    assertEquals(List.of(new Assignments.Ack(task, 1)), r.get(60, TimeUnit.SECONDS).acks(), "round " + round);
+                }
+            }
+        } finally {
+            // Closing the sockets first ends any write the server stopped reading, so a failure here
+            // fails the test instead of hanging it.
+            for (var a : conns) {
+                a.close();
+            }
+            pool.shutdownNow();
+        }
+        assertEquals(200, dflt.get("/ping").status());
     }
 
     // Regression (found failing, fixed in c3523aa): the hello timeout was a read timeout (SO_TIMEOUT), renewed by every byte; a client that

@@ -56,12 +56,17 @@ class FrameDecoderTest {
         var d = new FrameDecoder(100);
         assertEquals(0, d.missing());
         assertNull(d.next(ByteBuffer.wrap(frame, 0, 3)));
+        assertEquals(0, d.length());
         assertTrue(d.partial());
         assertEquals(2, d.missing(), "the length's last byte and the type");
         assertNull(d.next(ByteBuffer.wrap(frame, 3, 3)));
         assertEquals(frame.length - 6, d.missing());
+        assertEquals(frame.length - 4, d.length(), "the length field, known once the prefix is in");
         assertEquals(new ScriptRequest(9), d.next(ByteBuffer.wrap(frame, 6, frame.length - 6)));
         assertEquals(0, d.missing());
+        assertEquals(frame.length - 4, d.length(), "still the returned frame's length");
+        assertNull(d.next(ByteBuffer.allocate(0)));
+        assertEquals(0, d.length(), "no frame begun");
         assertFalse(d.partial());
     }
 

@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLContext;
 
@@ -65,6 +66,15 @@ public final class AgentHub implements AutoCloseable {
     final GroupCommit<List<DispatchStore.Result>, List<DispatchStore.Result>> results;
     /** Presence changes of all connections, written together (a reconnect storm is tens of commits). */
     private final GroupCommit<ClusterStore.PresenceChange, Boolean> presence;
+    /**
+     * Memory for large frames read from agents and not yet handled (results being stored), in KiB:
+     * a connection whose next frame does not fit waits, unread, so TCP holds the rest back. Without
+     * it, a task whose thousands of hosts report 1 MiB outputs at the same moment could fill the
+     * heap. Frames under {@link AgentSession#BUDGETED_FROM} are not counted (a heartbeat is a few dozen
+     * bytes; 18,000 agents × 4 KiB is 72 MiB at most).
+     */
+    final Semaphore largeFrames = new Semaphore(LARGE_FRAMES_KIB);
+    static final int LARGE_FRAMES_KIB = 128 * 1024;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     /** Handshake deadlines: one platform thread for every connection's timer. */

@@ -48,6 +48,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class AgentSession implements ReadLoop.Readable {
     /** A watched connection's read buffer: a heartbeat is a few dozen bytes, 10,000 connections share the heap. */
     private static final int SMALL_READ_BYTES = 512;
+    /** Frames from this size on take memory from the hub's budget for large frames while they are read and handled. */
+    static final int BUDGETED_FROM = 4096;
     /** One read of a large frame's rest takes at most this. */
     private static final int LARGE_READ_BYTES = 64 * 1024;
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -66,6 +68,8 @@ final class AgentSession implements ReadLoop.Readable {
     private final ByteBuffer small;
     /** A watched connection's bytes are being read: it is not silent, whatever waitingSince says. */
     private volatile boolean reading;
+    /** What this connection holds of the hub's budget for large frames, in KiB; used by its reading thread. */
+    private int reservedKib;
     private volatile boolean registered;
     /** Set once Welcome is written: nothing may be pushed to an agent before its Welcome. */
     private volatile boolean welcomed;
@@ -245,8 +249,15 @@ final class AgentSession implements ReadLoop.Readable {
                     return;
                 }
                 buf.flip();
-                for (Message m; (m = decoder.next(buf)) != null; ) {
-                    if (!handle(m)) {
+                for (;;) {
+                    Message m = decoder.next(buf);
+                    reserve(decoder.length());
+                    if (m == null) {
+                        break;
+                    }
+                    boolean go = handle(m);
+                    unreserve();
+                    if (!go) {
                         end();
                         return;
                     }
@@ -261,6 +272,30 @@ final class AgentSession implements ReadLoop.Readable {
     @Override
     public void ended() {
         end();
+    }
+
+    /**
+     * Takes memory for a large frame from the hub's budget before its body is read (waiting while
+     * other connections' large frames are being handled), once per frame.
+     */
+    private void reserve(int frameLength) throws IOException {
+        if (reservedKib == 0 && frameLength >= BUDGETED_FROM) {
+            int kib = Math.min((frameLength + 1023) / 1024, AgentHub.LARGE_FRAMES_KIB);
+            try {
+                hub.largeFrames.acquire(kib);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for memory to read a frame of " + frameLength + " bytes");
+            }
+            reservedKib = kib;
+        }
+    }
+
+    private void unreserve() {
+        if (reservedKib > 0) {
+            hub.largeFrames.release(reservedKib);
+            reservedKib = 0;
+        }
     }
 
     /** One frame from a welcomed agent; false when the connection must end. */
@@ -313,6 +348,7 @@ final class AgentSession implements ReadLoop.Readable {
     /** Closes the connection and, once, tells the hub the host is gone. */
     private void end() {
         close();
+        unreserve();
         if (registered && ended.compareAndSet(false, true)) {
             hub.unregister(this);
             hub.present(this, false);
