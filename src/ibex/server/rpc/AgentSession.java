@@ -33,11 +33,11 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -57,7 +57,8 @@ final class AgentSession implements ReadLoop.Readable {
     private final Socket socket;
     private final String remote;
     private final Map<Long, Assignment> assignments = new TreeMap<>();
-    private final Set<Long> scriptsSent = new HashSet<>();
+    /** Tasks whose inputs this connection has sent (pushes and the reading thread both add). */
+    private final Set<Long> scriptsSent = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean flushQueued = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -532,9 +533,7 @@ final class AgentSession implements ReadLoop.Readable {
     /** Drops a finished run; called with the assignments lock held. */
     private void forget(long taskId) {
         assignments.remove(taskId);
-        synchronized (scriptsSent) {
-            scriptsSent.remove(taskId);
-        }
+        scriptsSent.remove(taskId);
     }
 
     private List<Assignment> current() {
@@ -597,12 +596,10 @@ final class AgentSession implements ReadLoop.Readable {
         var fresh = new ArrayList<Long>();
         var frames = new ArrayList<Message>();
         for (var a : list) {
-            if (a.kind() == Assignment.Kind.START && !scriptSent(a.taskId())) {
+            if (a.kind() == Assignment.Kind.START && !scriptsSent.contains(a.taskId())) {
                 var s = hub.scripts.get(a.taskId());
                 if (s.isPresent()) {
-                    synchronized (scriptsSent) {
-                        scriptsSent.add(a.taskId());
-                    }
+                    scriptsSent.add(a.taskId());
                     frames.add(s.get());
                     fresh.add(a.clock());
                 }
@@ -619,16 +616,8 @@ final class AgentSession implements ReadLoop.Readable {
         }
     }
 
-    private boolean scriptSent(long taskId) {
-        synchronized (scriptsSent) {
-            return scriptsSent.contains(taskId);
-        }
-    }
-
     private void sendScript(ibex.wire.TaskScript s) throws IOException {
-        synchronized (scriptsSent) {
-            scriptsSent.add(s.taskId());
-        }
+        scriptsSent.add(s.taskId());
         out.write(s);
     }
 
