@@ -8,6 +8,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +47,9 @@ public final class DispatchStore {
 
     private record Tally(Map<HostStatus, Integer> counts, long oldestPending) {
     }
+
+    /** From this many hosts on, a dispatch checks whether they are all the waiting ones (one UPDATE then). */
+    static final int ALL_AT_ONCE = 100;
 
     /** Unfinished tasks that nobody schedules yet and that are not paused, oldest first. */
     public List<Long> orphans(int limit) {
@@ -180,10 +184,11 @@ public final class DispatchStore {
     public List<String> dispatch(long id, List<String> hosts, long clock, Optional<TaskAction> thenAction) {
         return db.inTransaction(c -> {
             List<String> moved;
-            if (hosts.size() > 1 && new java.util.HashSet<>(hosts).equals(new java.util.HashSet<>(waitingIn(c, id)))) {
-                // Every waiting host (batch 0, a last batch): one statement instead of one per host,
-                // which took 1.5 s for 5,000 hosts on H2. Fewer rows changed: a host was cancelled
-                // meanwhile; ask which moved.
+            if (hosts.size() >= ALL_AT_ONCE && new HashSet<>(hosts).equals(new HashSet<>(waitingIn(c, id)))) {
+                // Every waiting host (a paused task started with batch 0, a large last batch): one
+                // statement instead of one per host, which took 1.5 s for 5,000 hosts on H2. Fewer
+                // rows changed: a host was cancelled meanwhile; ask which moved. Only for many hosts:
+                // the check reads every waiting host, too much for each small batch of a big task.
                 int changed = TaskStore.update(c, "UPDATE task_host SET status = 'running', clock = ?, stdout = '', stderr = '' "
                         + "WHERE id = ? AND status = 'waiting'", clock, id);
                 moved = changed == hosts.size() ? new ArrayList<>(hosts) : runningSince(c, id, hosts, clock);
@@ -215,7 +220,7 @@ public final class DispatchStore {
 
     /** Those of {@code hosts} that run with {@code clock}, in the given order. */
     private static List<String> runningSince(Connection c, long id, List<String> hosts, long clock) throws SQLException {
-        var running = new java.util.HashSet<String>();
+        var running = new HashSet<String>();
         for (int i = 0; i < hosts.size(); i += 500) {
             var part = hosts.subList(i, Math.min(hosts.size(), i + 500));
             try (var ps = c.prepareStatement("SELECT host FROM task_host WHERE id = ? AND clock = ? AND status = 'running' AND host IN ("

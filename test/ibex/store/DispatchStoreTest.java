@@ -56,6 +56,31 @@ class DispatchStoreTest {
 
     @ParameterizedTest
     @MethodSource(BOTH)
+    void dispatch_ofManyHosts_movesEveryWaitingOne_andNotOneIgnoredMeanwhile(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var tasks = new TaskStore(db);
+            var dispatch = Tasks.dispatch(db);
+            int n = DispatchStore.ALL_AT_ONCE + 20;
+            var hosts = java.util.stream.IntStream.rangeClosed(1, n).mapToObj(i -> "b" + i).toList();
+            long id = Tasks.create(tasks, Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
+            var planned = dispatch.waiting(id, n);
+            assertEquals(hosts, planned);
+            Tasks.actions(db).hostAction(id, "b7", HostAction.IGNORE, 1);   // after the plan, before the dispatch
+            var expected = hosts.stream().filter(h -> !h.equals("b7")).toList();
+            assertEquals(expected, dispatch.dispatch(id, planned, 900, Optional.empty()));
+            assertEquals(List.of(new Assignment(id, 900, Assignment.Kind.START)), Tasks.assignments(dispatch, "b1"));
+            assertEquals(List.of(), Tasks.assignments(dispatch, "b7"));
+            assertEquals(Map.of(HostStatus.RUNNING, n - 1, HostStatus.IGNORED, 1), dispatch.state(id).orElseThrow().counts());
+
+            long all = Tasks.create(tasks, Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
+            assertEquals(hosts, dispatch.dispatch(all, dispatch.waiting(all, n), 950, Optional.empty()), "every waiting host: one UPDATE");
+            assertEquals(Map.of(HostStatus.RUNNING, n), dispatch.state(all).orElseThrow().counts());
+            assertEquals(950, dispatch.state(all).orElseThrow().oldestPending());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
     void dispatch_movesOnlyWaitingHosts_inOrder_andCanPauseTheTask(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var tasks = new TaskStore(db);
