@@ -132,16 +132,44 @@ final class Harness implements AutoCloseable {
     /** The same, its command line after {@code prefix} (such as a setpriv that makes it another user). */
     Process agentProcess(List<String> prefix, String host, String taskSection, String javaOpts) throws IOException {
         var cmd = new ArrayList<>(prefix);
-        cmd.addAll(List.of(bin(), "agentd", "-c", agentConf(host, taskSection, "INFO").toString()));
+        // Another user may not reach the built image (a checkout under a 0700 directory, as
+        // mktemp -d makes): it runs a copy in a directory anyone can read, without the AOT cache,
+        // which was made for the image's own place.
+        cmd.addAll(List.of(prefix.isEmpty() ? bin() : sharedBin(), "agentd", "-c", agentConf(host, taskSection, "INFO").toString()));
         var pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agentd-" + host + ".log").toFile()));
         if (javaOpts != null) {
             pb.environment().put("IBEX_JAVA_OPTS", javaOpts);
         }
+        if (!prefix.isEmpty()) {
+            pb.environment().put("IBEX_AOT", "off");
+        }
         var p = pb.start();
         processes.add(p);
         return p;
+    }
+
+    private static String sharedBin;
+
+    /** bin/ibex of a copy of the image in a directory every user can read; made once per test run. */
+    static synchronized String sharedBin() throws IOException {
+        if (sharedBin == null) {
+            var image = Path.of(bin()).toRealPath().getParent().getParent();
+            var copy = Files.createTempDirectory("ibex-image-");
+            Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            try {
+                var cp = new ProcessBuilder("cp", "-a", image + "/.", copy.toString()).inheritIO().start();
+                if (cp.waitFor() != 0) {
+                    throw new IOException("cp -a " + image + " " + copy + " failed");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while copying the image", e);
+            }
+            sharedBin = copy.resolve("bin/ibex").toString();
+        }
+        return sharedBin;
     }
 
     static String bin() {
