@@ -9,7 +9,7 @@ out=$(mktemp)
 trap 'rm -f "$out" "$out.rc"' EXIT
 select="--scan-classpath build/test-classes"
 [ -n "$pattern" ] && select="$select --include-classname=.*${pattern}.*"
-{ "${JAVA:?}" ${IBEX_TEST_OPTS:-} -Dibex.bin="$bin" -Dibex.sql="$(pwd)/sql/ibex.sql" \
+{ "${JAVA:?}" --enable-native-access=ALL-UNNAMED ${IBEX_TEST_OPTS:-} -Dibex.bin="$bin" -Dibex.sql="$(pwd)/sql/ibex.sql" \
     -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --details=tree --details-theme=ascii $select 2>&1; echo $? > "$out.rc"; } | tee "$out"
 count() { sed -n "s/^\[ *\([0-9]*\) tests $1 *\]\$/\1/p" "$out" | tail -1; }

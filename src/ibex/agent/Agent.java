@@ -81,7 +81,7 @@ public final class Agent implements AutoCloseable {
         this.config = config;
         this.version = version;
         this.meta = new MetaDir(config.metaDir());
-        this.runner = new Runner(meta, f -> {
+        this.runner = new Runner(meta, Spawner.best(), f -> {
             unacked.put(new Runner.Key(f.taskId(), f.clock()), f.done());
             beatNow.release();
         }, Duration.ofMillis(config.task().killGraceMs()), InstantSource.system());

@@ -16,11 +16,11 @@ import java.util.regex.Pattern;
 /**
  * The argv that runs a script: never a shell string built from task input. Every run is
  * <pre>
- *   setsid /bin/sh -c WRAP  CMD EXIT-FILE ARGS...
+ *   /bin/sh -c WRAP  CMD EXIT-FILE ARGS...
  * </pre>
- * {@code setsid} execs in place, so the wrapper shell leads a new session and process group whose
- * id is its pid: a kill reaches every process the script started, and after an agent restart the
- * session still names them. The wrapper is a constant: it opens the exit file, runs the command in
+ * started by a {@link Spawner} as the leader of a new session and process group whose id is its
+ * pid: a kill reaches every process the script started, and after an agent restart the session
+ * still names them. The wrapper is a constant: it opens the exit file, runs the command in
  * the foreground (a subshell that execs it) with that file closed, and writes the command's exit
  * status into it. It survives
  * a TERM meant for the script (a trapped signal waits for the foreground command), so the status
@@ -113,10 +113,9 @@ final class Command {
         return cmd;
     }
 
-    /** {@code command} under the wrapper, in a session of its own, its exit status going to {@code exitFile}. */
+    /** {@code command} under the wrapper, its exit status going to {@code exitFile}; a Spawner gives it a session. */
     static List<String> wrapped(List<String> command, Path exitFile) {
-        var cmd = new ArrayList<String>(List.of("/usr/bin/setsid", "/bin/sh", "-c", WRAP, command.getFirst(),
-                exitFile.toString()));
+        var cmd = new ArrayList<String>(List.of("/bin/sh", "-c", WRAP, command.getFirst(), exitFile.toString()));
         cmd.addAll(command.subList(1, command.size()));
         return cmd;
     }

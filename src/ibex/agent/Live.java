@@ -5,6 +5,7 @@ import ibex.wire.LiveText;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -46,7 +47,7 @@ final class Live {
      * may pass it). The runs take turns at the front, so none waits behind the others for long.
      */
     List<Heartbeat.Report> next(List<Runner.Key> running, MetaDir meta, long budget) {
-        streams.keySet().retainAll(running);
+        streams.keySet().retainAll(new HashSet<>(running));
         var out = new ArrayList<Heartbeat.Report>();
         int n = running.size();
         for (int i = 0; i < n && budget > 0; i++) {

@@ -7,10 +7,13 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,9 +31,10 @@ import java.util.UUID;
  * <pre>
  *   agent-id                 this agent's identity (a random UUID made on first start)
  *   &lt;task&gt;/                  mode 0700
- *     script args stdin account timeout   the task's inputs
- *     .write                 written last: the inputs are complete
- *     &lt;clock&gt;.started        start time (epoch ms), written before the script starts: this run
+ *     script                 the script (0700)
+ *     stdin                  its stdin, when it has one (else it reads /dev/null)
+ *     inputs                 timeout, account and args; written last: the inputs are complete
+ *     &lt;clock&gt;.started        start time (epoch ms), created before the script starts: this run
  *                            must never start again
  *     &lt;clock&gt;.stdout/.stderr the run's output, written by the script's processes themselves
  *     &lt;clock&gt;.exit           created by the wrapper as the script starts; the script's exit
@@ -39,13 +43,24 @@ import java.util.UUID;
  *     &lt;clock&gt;.done           "status exitCode": the result, reported until the server acks it
  * </pre>
  * The markers are written to a temporary name and moved into place atomically, the task's inputs
- * in place before {@code .write}, so a crash never leaves half a file that is believed. Nothing is
+ * in place before {@code inputs}, so a crash never leaves half a file that is believed; the one
+ * exception is {@code .started}, whose existence is what counts: it is created in one step (a
+ * crash before its time is written leaves it empty, and its mtime is the start). Files are few
+ * because each costs: creating one takes about 0.1 ms of the kernel's time here, a directory 0.2 ms,
+ * and a run's files are most of what the agent does per start (BENCHMARKS.md P5). Nothing is
  * fsynced: the guarantees are against the agent being killed (kill -9, a crash), which the page
  * cache survives, not against the host losing power. A run's files go when the server acks its
  * result, a task's directory with its last run; {@link #tidy} removes what the server stopped
  * assigning without a run (a script pushed, then cancelled) once it is old.
  */
 final class MetaDir {
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE = perms("rw-------");
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_EXEC = perms("rwx------");
+    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> PASSAGE_DIR = PosixFilePermissions.fromString("rwx--x--x");
+    /** What a run reads as stdin when its task has none. */
+    private static final Path NO_STDIN = Path.of("/dev/null");
+
     private final Path root;
 
     MetaDir(Path root) throws IOException {
@@ -53,7 +68,7 @@ final class MetaDir {
         Files.createDirectories(root);
         // Others may traverse (a script running as another account reaches its own task
         // directory) but not list the tasks.
-        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(root, PASSAGE_DIR);
     }
 
     Path root() {
@@ -70,7 +85,7 @@ final class MetaDir {
             }
         }
         var id = UUID.randomUUID().toString();
-        writeAtomic(f, id + "\n", "rw-------");
+        writeAtomic(f, id + "\n");
         return id;
     }
 
@@ -78,37 +93,44 @@ final class MetaDir {
         return root.resolve(Long.toString(taskId));
     }
 
+    private static FileAttribute<Set<PosixFilePermission>> perms(String rwx) {
+        return PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(rwx));
+    }
+
     boolean hasScript(long taskId) {
-        return Files.exists(taskDir(taskId).resolve(".write"));
+        return Files.exists(taskDir(taskId).resolve("inputs"));
     }
 
     /**
-     * Writes a task's inputs, {@code .write} last: inputs without it are never read, so each is
-     * written in place rather than through a temporary file (a crash midway leaves files that are
-     * written again, never believed). The script is written under {@link Command#EXEC_LOCK}.
+     * Writes a task's inputs, {@code inputs} last and atomically: a task without it is never read,
+     * so the script and stdin are written in place (a crash midway leaves files that are written
+     * again, never believed). The script is written under {@link Command#EXEC_LOCK}.
      */
     void writeScript(TaskScript s) throws IOException {
         var dir = taskDir(s.taskId());
-        Files.createDirectories(dir);
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        try {
+            Files.createDirectory(dir, perms("rwx------"));
+        } catch (FileAlreadyExistsException e) {
+            Files.setPosixFilePermissions(dir, PRIVATE_DIR);
+        }
         Command.EXEC_LOCK.writeLock().lock();
         try {
-            writeInput(dir.resolve("script"), s.script(), "rwx------");
+            writeNew(dir.resolve("script"), s.script(), PRIVATE_EXEC);
         } finally {
             Command.EXEC_LOCK.writeLock().unlock();
         }
-        writeInput(dir.resolve("args"), s.args(), "rw-------");
-        writeInput(dir.resolve("stdin"), s.stdin(), "rw-------");
-        writeInput(dir.resolve("account"), s.account(), "rw-------");
-        writeInput(dir.resolve("timeout"), Integer.toString(s.timeoutSeconds()), "rw-------");
-        writeInput(dir.resolve(".write"), "", "rw-------");
+        if (!s.stdin().isEmpty()) {
+            writeNew(dir.resolve("stdin"), s.stdin(), PRIVATE_FILE);
+        }
+        // "timeout stdin? accountLength\n" then the account and the args, which may hold any character.
+        writeAtomic(dir.resolve("inputs"), s.timeoutSeconds() + " " + (s.stdin().isEmpty() ? 0 : 1) + " "
+                + s.account().length() + "\n" + s.account() + s.args());
     }
 
     /** A new file with these permissions from the start (one left by a write cut short is replaced). */
-    private static void writeInput(Path f, String content, String perms) throws IOException {
+    private static void writeNew(Path f, String content, FileAttribute<?> perms) throws IOException {
         Files.deleteIfExists(f);
-        try (var ch = Files.newByteChannel(f, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms)))) {
+        try (var ch = Files.newByteChannel(f, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), perms)) {
             var b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
             while (b.hasRemaining()) {
                 ch.write(b);
@@ -121,8 +143,17 @@ final class MetaDir {
             return Optional.empty();
         }
         var dir = taskDir(taskId);
-        return Optional.of(new TaskScript(taskId, read(dir, "script"), read(dir, "args"), read(dir, "stdin"),
-                read(dir, "account"), Integer.parseInt(read(dir, "timeout").strip())));
+        var inputs = read(dir, "inputs");
+        int eol = inputs.indexOf('\n');
+        var head = inputs.substring(0, eol).split(" ");
+        int accountEnd = eol + 1 + Integer.parseInt(head[2]);
+        return Optional.of(new TaskScript(taskId, read(dir, "script"), inputs.substring(accountEnd),
+                head[1].equals("1") ? read(dir, "stdin") : "", inputs.substring(eol + 1, accountEnd), Integer.parseInt(head[0])));
+    }
+
+    /** The file a run of this task reads as stdin. */
+    Path stdin(TaskScript s) {
+        return s.stdin().isEmpty() ? NO_STDIN : taskDir(s.taskId()).resolve("stdin");
     }
 
     Path stdout(long taskId, long clock) {
@@ -137,8 +168,12 @@ final class MetaDir {
         return Files.exists(taskDir(taskId).resolve(clock + ".started"));
     }
 
+    /** Creates the marker, or fails when it exists: a run is started once. */
     void markStarted(long taskId, long clock, long epochMs) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".started"), epochMs + "\n", "rw-------");
+        try (var ch = Files.newByteChannel(taskDir(taskId).resolve(clock + ".started"),
+                EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE_FILE)) {
+            ch.write(ByteBuffer.wrap((epochMs + "\n").getBytes(StandardCharsets.ISO_8859_1)));
+        }
     }
 
     /** When the run started (epoch ms); the marker's time when it holds none. */
@@ -154,7 +189,7 @@ final class MetaDir {
     /** An empty output file only the agent's user can read; the script writes it through its fds. */
     Path newOutput(Path f) throws IOException {
         Files.deleteIfExists(f);
-        return Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        return Files.createFile(f, PRIVATE_FILE);
     }
 
     Path exitFile(long taskId, long clock) {
@@ -177,7 +212,7 @@ final class MetaDir {
 
     /** Records that the agent began stopping a run, so a restarted agent knows why it ended. */
     void markStop(long taskId, long clock, String why) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".stop"), why + "\n", "rw-------");
+        writeAtomic(taskDir(taskId).resolve(clock + ".stop"), why + "\n");
     }
 
     Optional<String> stop(long taskId, long clock) throws IOException {
@@ -194,8 +229,8 @@ final class MetaDir {
         var dir = taskDir(taskId);
         var owner = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(uid));
         Files.setOwner(dir.resolve("script"), owner);
-        Files.setPosixFilePermissions(dir.resolve("script"), PosixFilePermissions.fromString("rwx------"));
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(dir.resolve("script"), PRIVATE_DIR);
+        Files.setPosixFilePermissions(dir, PASSAGE_DIR);
     }
 
     /** A finished run's status and exit code (-1 when there was none). */
@@ -203,7 +238,7 @@ final class MetaDir {
     }
 
     void markDone(long taskId, long clock, Done d) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".done"), d.status().wire() + " " + d.exitCode() + "\n", "rw-------");
+        writeAtomic(taskDir(taskId).resolve(clock + ".done"), d.status().wire() + " " + d.exitCode() + "\n");
     }
 
     Optional<Done> done(long taskId, long clock) throws IOException {
@@ -314,11 +349,10 @@ final class MetaDir {
         return Files.readString(dir.resolve(name), StandardCharsets.UTF_8);
     }
 
-    static void writeAtomic(Path target, String content, String perms) throws IOException {
+    /** Writes a file only the agent's user can read, through a temporary name, so it is whole or absent. */
+    static void writeAtomic(Path target, String content) throws IOException {
         var tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms)));
-        Files.writeString(tmp, content, StandardCharsets.UTF_8);
+        writeNew(tmp, content, PRIVATE_FILE);
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -44,8 +46,21 @@ final class Runner {
     record Finished(long taskId, long clock, MetaDir.Done done) {
     }
 
-    /** One run: a task and the clock it was started with. */
+    /**
+     * One run: a task and the clock it was started with. equals and hashCode are written out: a
+     * record's own go through a method handle, which costs in the agent's interpreter, and keys
+     * are compared for every run at every heartbeat.
+     */
     record Key(long taskId, long clock) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.taskId == taskId && k.clock == clock;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(taskId) * 31 + Long.hashCode(clock);
+        }
     }
 
     private enum Stop {
@@ -60,7 +75,7 @@ final class Runner {
     private static final class Run {
         final Key key;
         final Procs.Proc wrapper;
-        final Process child;    // null for an adopted run, which is not this JVM's child
+        final CompletableFuture<Integer> exit;    // the wrapper's exit; null for an adopted run, not the agent's child
         final int timeoutSeconds;
         final Set<Procs.Proc> seen = ConcurrentHashMap.newKeySet();
         /** The timeout, cancelled when the run ends so that a finished run is not kept until then. */
@@ -68,15 +83,16 @@ final class Runner {
         volatile Stop stop;
         volatile long stopNanos;
 
-        Run(Key key, Procs.Proc wrapper, Process child, int timeoutSeconds) {
+        Run(Key key, Procs.Proc wrapper, CompletableFuture<Integer> exit, int timeoutSeconds) {
             this.key = key;
             this.wrapper = wrapper;
-            this.child = child;
+            this.exit = exit;
             this.timeoutSeconds = timeoutSeconds;
         }
     }
 
     private final MetaDir meta;
+    private final Spawner spawner;
     private final Consumer<Finished> finished;
     private final Duration grace;
     private final InstantSource clock;
@@ -87,8 +103,9 @@ final class Runner {
     private final Map<Key, Boolean> starting = new HashMap<>();
     private final ScheduledThreadPoolExecutor timers = timers();
 
-    Runner(MetaDir meta, Consumer<Finished> finished, Duration grace, InstantSource clock) {
+    Runner(MetaDir meta, Spawner spawner, Consumer<Finished> finished, Duration grace, InstantSource clock) {
         this.meta = meta;
+        this.spawner = spawner;
         this.finished = finished;
         this.grace = grace;
         this.clock = clock;
@@ -177,14 +194,10 @@ final class Runner {
             meta.shareScript(id, found.get().uid());
             cmd = Command.asAccount(found.get(), script, args);
         }
-        var p = Command.start(new ProcessBuilder(Command.wrapped(cmd, meta.exitFile(id, clock)))
-                .redirectInput(dir.resolve("stdin").toFile())
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
-                .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
-                .directory(workDir().toFile()));
-        // The child exists until this JVM reaps it, so its start time can be read now.
+        var p = spawner.start(Command.wrapped(cmd, meta.exitFile(id, clock)), meta.stdin(s), out, err, workDir());
+        // The child exists until the agent reaps it, so its start time can be read now.
         var wrapper = Procs.read(p.pid()).orElse(new Procs.Proc(p.pid(), 0, p.pid(), p.pid(), 'R', -1));
-        var run = new Run(new Key(id, clock), wrapper, p, s.timeoutSeconds());
+        var run = new Run(new Key(id, clock), wrapper, p.exit(), s.timeoutSeconds());
         boolean killAsked;
         synchronized (starting) {
             running.put(run.key, run);
@@ -251,12 +264,12 @@ final class Runner {
         int wrapperCode = -1;
         MetaDir.Done done = null;
         try {
-            if (run.child != null) {
-                wrapperCode = waitUninterrupted(run.child);
-            } else {
-                while (Procs.alive(run.wrapper)) {
-                    Thread.sleep(200);
-                }
+            if (run.exit != null) {
+                wrapperCode = exitOf(run);
+            }
+            // An adopted run is not the agent's child: watched through /proc (so is one that waitpid lost).
+            while (wrapperCode == -1 && Procs.alive(run.wrapper)) {
+                Thread.sleep(200);
             }
             var survivors = run.stop == null ? List.<Procs.Proc>of() : awaitGone(run);
             done = complete(run.key, meta.exitStatus(run.key.taskId(), run.key.clock()), run.stop, run.timeoutSeconds,
@@ -277,13 +290,13 @@ final class Runner {
         }
     }
 
-    private static int waitUninterrupted(Process p) {
-        while (true) {
-            try {
-                return p.waitFor();
-            } catch (InterruptedException e) {
-                // Only closing the JVM interrupts this thread; keep waiting until then.
-            }
+    /** The wrapper's exit status, or -1 when waiting for it failed (then its exit file still has the script's). */
+    private static int exitOf(Run run) {
+        try {
+            return run.exit.join();
+        } catch (CompletionException e) {
+            Log.warn("agent", "task " + run.key.taskId() + ": cannot wait for pid " + run.wrapper.pid() + ": " + e.getCause());
+            return -1;
         }
     }
 

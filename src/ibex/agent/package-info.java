@@ -9,8 +9,8 @@
  * <ul>
  * <li><b>Never twice.</b> {@code <clock>.started} is written before a script starts; a (task,
  *     clock) with that marker is never started again, across reconnects and restarts.</li>
- * <li><b>Done means the script exited.</b> Every run is {@code setsid /bin/sh -c WRAP ...}
- *     ({@link ibex.agent.Command}): the wrapper waits for the script alone and writes its exit status
+ * <li><b>Done means the script exited.</b> Every run is {@code /bin/sh -c WRAP ...}
+ *     ({@link ibex.agent.Command}) in a session of its own ({@link ibex.agent.Spawner}): the wrapper waits for the script alone and writes its exit status
  *     to {@code <clock>.exit}. Output goes to files, not pipes, so a background child that keeps
  *     stdout open neither holds the run nor is touched by it.</li>
  * <li><b>Kill and timeout reach the whole tree.</b> TERM to the run's process group and to every

@@ -2,11 +2,13 @@ package ibex.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ibex.core.HostStatus;
 import ibex.wire.TaskScript;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -93,6 +95,28 @@ class MetaDirTest {
         meta.markDone(1, 7, new MetaDir.Done(HostStatus.KILLED, 143));
         assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), meta.done(1, 7).orElseThrow());
         assertEquals(List.of(new MetaDir.RunFile(1, 7)), meta.runs());
+    }
+
+    /** Args and an account may hold anything, newlines and the header's own separators included. */
+    @Test
+    void inputs_roundTripWhateverTheyHold_andNoStdinMeansDevNull() throws IOException {
+        var odd = new TaskScript(8, "#!/bin/sh\n", "x\n5 1 3\n,,ü", "", "a b\nc", 0);
+        meta.writeScript(odd);
+        assertEquals(odd, meta.readScript(8).orElseThrow());
+        assertEquals(Path.of("/dev/null"), meta.stdin(odd));
+        assertFalse(Files.exists(meta.taskDir(8).resolve("stdin")));
+        var piped = new TaskScript(9, "#!/bin/sh\n", "", "line\n", "", 5);
+        meta.writeScript(piped);
+        assertEquals("line\n", Files.readString(meta.stdin(piped)));
+        assertEquals(piped, meta.readScript(9).orElseThrow());
+    }
+
+    @Test
+    void markStarted_twiceForOneRun_isRefused() throws IOException {
+        script(10);
+        meta.markStarted(10, 1, 99);
+        assertThrows(FileAlreadyExistsException.class, () -> meta.markStarted(10, 1, 100));
+        assertEquals(99, meta.startedAt(10, 1));
     }
 
     @Test

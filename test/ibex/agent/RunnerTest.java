@@ -17,18 +17,30 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real scripts through {@link Runner}, no server: exit statuses, a run that leaves a daemon, kill
- * and timeout of process trees (grandchildren, TERM traps), adoption after a restart.
+ * and timeout of process trees (grandchildren, TERM traps), adoption after a restart. Every case
+ * runs with both ways of starting a wrapper: posix_spawn (what the agent uses where libc has it)
+ * and ProcessBuilder with setsid (the fallback for an older libc).
  */
+@ParameterizedClass(name = "{0}")
+@ValueSource(strings = {"posix_spawn", "ProcessBuilder + setsid"})
 class RunnerTest {
     private static final Duration GRACE = Duration.ofMillis(700);
+
+    @Parameter
+    String spawnerName;
+    private Spawner spawner;
 
     private Path dir;
     private MetaDir meta;
@@ -41,7 +53,9 @@ class RunnerTest {
         dir = Files.createTempDirectory("ibex-runner-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
         meta = new MetaDir(dir.resolve("meta"));
-        runner = new Runner(meta, finished::add, GRACE, InstantSource.system());
+        spawner = spawnerName.equals("posix_spawn") ? PosixSpawn.load().orElseThrow() : new Spawner.Jdk();
+        assertEquals(spawnerName, spawner.toString());
+        runner = new Runner(meta, spawner, finished::add, GRACE, InstantSource.system());
     }
 
     @AfterEach
@@ -99,6 +113,20 @@ class RunnerTest {
         assertEquals(new MetaDir.Done(HostStatus.FAILED, 138), await(3));
         assertEquals("ibex: the script was killed by signal 10\n", stderr(3));
         assertFalse(runner.running(1, 1));
+    }
+
+    /** The script gets its stdin, stdout and stderr, and no other descriptor of the agent (its connection, its journal). */
+    @Test
+    void script_inheritsNoDescriptorOfTheAgent_norABlockedOrIgnoredSignal() throws Exception {
+        try (var held = Files.newOutputStream(file("held-open-by-the-agent"))) {
+            start(6, "#!/bin/sh\nls /proc/self/fd | tr '\\n' ' '; grep -E '^Sig(Blk|Ign)' /proc/self/status\n", 0);
+            assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), await(6));
+        }
+        var out = stdout(6).split("\n");
+        assertEquals("0 1 2 3 SigBlk:\t0000000000000000", out[0], "3 is ls's own look at /proc/self/fd");
+        // Signals 32 and 33 are glibc's own (thread cancel, setxid), ignored in every child it starts.
+        long ignored = Long.parseLong(out[1].substring("SigIgn:\t".length()), 16);
+        assertEquals(0, ignored & 0x7fffffffL, "no standard signal ignored: " + out[1]);
     }
 
     /** A run that ended before its timeout is not "timed out" afterwards: its timer goes with it. */
@@ -255,14 +283,14 @@ class RunnerTest {
         assertTrue(stderr(15).contains("it did not run"), stderr(15));
     }
 
-    /** Starts a run the way a previous agent did, outside this runner: a wrapper process of our own. */
-    private Process orphanRun(long id, String script, int timeout) throws IOException {
+    /** Starts a run the way a previous agent did, outside this runner: a wrapper of its own; returns its exit. */
+    private CompletableFuture<Integer> orphanRun(long id, String script, int timeout) throws IOException {
         var s = new TaskScript(id, script, "", "", "", timeout);
         meta.writeScript(s);
         meta.markStarted(id, 1, System.currentTimeMillis());
         var cmd = Command.wrapped(Command.direct(meta.taskDir(id).resolve("script"), List.of()), meta.exitFile(id, 1));
-        return new ProcessBuilder(cmd).redirectOutput(meta.newOutput(meta.stdout(id, 1)).toFile())
-                .redirectError(meta.newOutput(meta.stderr(id, 1)).toFile()).start();
+        return spawner.start(cmd, meta.stdin(s), meta.newOutput(meta.stdout(id, 1)),
+                meta.newOutput(meta.stderr(id, 1)), dir).exit();
     }
 
     @Test
@@ -275,7 +303,7 @@ class RunnerTest {
         assertEquals(new MetaDir.Done(HostStatus.FAILED, 4), await(16));
         assertEquals("finished\n", stdout(16));
         assertEquals(List.of("run"), Files.readAllLines(counter), "never run twice");
-        p.waitFor();
+        p.get(10, TimeUnit.SECONDS);
     }
 
     @Test
@@ -289,7 +317,7 @@ class RunnerTest {
         for (var pid : pids) {
             assertFalse(running(pid), "pid " + pid + " is gone after the kill");
         }
-        p.waitFor();
+        p.get(10, TimeUnit.SECONDS);
     }
 
     @Test
@@ -302,6 +330,6 @@ class RunnerTest {
         assertEquals(HostStatus.TIMEOUT, await(18).status());
         long termAfter = Long.parseLong(Files.readAllLines(term).getFirst()) - recovered;
         assertTrue(termAfter < 1200, "TERM came " + termAfter + " ms after the adoption: 2 s from the start, not from then");
-        p.waitFor();
+        p.get(10, TimeUnit.SECONDS);
     }
 }
