@@ -64,6 +64,11 @@ public final class Agent implements AutoCloseable {
      */
     private final Map<Long, Assignment> handled = new HashMap<>();
     /**
+     * The inputs of the tasks assigned, from their scripts as they arrived; a task that is not here
+     * has its script asked for (after a restart too: MetaDir keeps only what a started run needs).
+     */
+    private final Map<Long, MetaDir.Inputs> inputs = new HashMap<>();
+    /**
      * Results written and not yet acked, the ones each heartbeat reports: read from MetaDir at
      * start (results of runs that ended while no agent ran), then added as runs end and removed
      * by acks, so a heartbeat does not walk the journal.
@@ -99,8 +104,8 @@ public final class Agent implements AutoCloseable {
         }
         runner.recover();
         for (var run : meta.runs()) {
-            var done = meta.done(run.taskId(), run.clock());
-            done.ifPresent(d -> unacked.put(new Runner.Key(run.taskId(), run.clock()), d));
+            meta.run(run.taskId(), run.clock()).flatMap(MetaDir.Run::done)
+                    .ifPresent(d -> unacked.put(new Runner.Key(run.taskId(), run.clock()), d));
         }
         var servers = config.heartbeat().servers();
         int next = 0;
@@ -220,6 +225,7 @@ public final class Agent implements AutoCloseable {
             var ids = new HashSet<Long>();
             a.tasks().forEach(t -> ids.add(t.taskId()));
             handled.keySet().retainAll(ids);
+            inputs.keySet().retainAll(ids);
         }
         reconcile();
         for (var ack : a.acks()) {
@@ -231,8 +237,10 @@ public final class Agent implements AutoCloseable {
     }
 
     private void script(TaskScript t) throws IOException {
-        if (!meta.hasScript(t.taskId())) {
-            meta.writeScript(t);
+        synchronized (this) {
+            if (!inputs.containsKey(t.taskId())) {
+                inputs.put(t.taskId(), meta.writeScript(t));
+            }
         }
         reconcile();
     }
@@ -250,7 +258,7 @@ public final class Agent implements AutoCloseable {
             }
             boolean running = runner.running(id, a.clock());
             boolean started = running || meta.started(id, a.clock());
-            var decision = Reconcile.decide(a, started, running, meta.hasScript(id));
+            var decision = Reconcile.decide(a, started, running, inputs.containsKey(id));
             switch (decision) {
                 case NOTHING -> { }
                 case ASK_SCRIPT -> {
@@ -258,10 +266,10 @@ public final class Agent implements AutoCloseable {
                         out.write(new ScriptRequest(id));
                     }
                 }
-                case START -> runner.start(meta.readScript(id).orElseThrow(), a.clock());
+                case START -> runner.start(inputs.get(id), a.clock());
                 case KILL -> runner.kill(id, a.clock());
                 case KILLED_BEFORE_START -> {
-                    meta.markStarted(id, a.clock(), System.currentTimeMillis());
+                    meta.markStarted(id, a.clock(), System.currentTimeMillis(), 0);
                     runner.fail(id, a.clock(), "ibex: killed before it started on this host");
                 }
             }

@@ -20,13 +20,12 @@ import java.util.regex.Pattern;
  * </pre>
  * started by a {@link Spawner} as the leader of a new session and process group whose id is its
  * pid: a kill reaches every process the script started, and after an agent restart the session
- * still names them. The wrapper is a constant: it opens the exit file, runs the command in
- * the foreground (a subshell that execs it) with that file closed, and writes the command's exit
- * status into it. It survives
- * a TERM meant for the script (a trapped signal waits for the foreground command), so the status
- * of a script that handles TERM is still recorded; the trap does not reach the script (exec resets
- * caught signals). The exit file's path is in the wrapper's argv, which is how a restarted agent
- * recognises its wrapper among the host's processes.
+ * still names them. The wrapper is a constant: it opens the run's log, runs the command in
+ * the foreground (a subshell that execs it) with that file closed, and appends the command's exit
+ * status to it. It survives a TERM meant for the script (a trapped signal waits for the
+ * foreground command), so the status of a script that handles TERM is still recorded; the trap
+ * does not reach the script (exec resets caught signals). The log's path is in the wrapper's argv,
+ * which is how a restarted agent recognises its wrapper among the host's processes.
  *
  * <p>Another account is entered with {@code setpriv} and a login shell whose command is a
  * constant too: the script and its arguments travel as positional parameters, never as text a
@@ -34,12 +33,14 @@ import java.util.regex.Pattern;
  */
 final class Command {
     /**
-     * The wrapper: "$0" is the command, "$1" the exit file, the rest the command's arguments. The
-     * wrapper's own stderr goes to /dev/null (the shell would print "Terminated" and the like into
-     * the script's stderr); the command gets the real one back, without the wrapper's fds 8 and 9.
+     * The wrapper: "$0" is the command, "$1" the run's log ({@link MetaDir#runFile}), the rest the
+     * command's arguments. It appends "run" to the log as it starts the command and "exit N" when
+     * the command exited. The wrapper's own stderr goes to /dev/null (the shell would print
+     * "Terminated" and the like into the script's stderr); the command gets the real one back,
+     * without the wrapper's fds 8 and 9.
      */
-    static final String WRAP = "exec 9>\"$1\" 8>&2 2>/dev/null; shift; trap : TERM INT HUP; "
-            + "( exec \"$0\" \"$@\" 2>&8 8>&- 9>&- ); echo $? >&9";
+    static final String WRAP = "exec 9>>\"$1\" 8>&2 2>/dev/null; shift; echo run >&9; trap : TERM INT HUP; "
+            + "( exec \"$0\" \"$@\" 2>&8 8>&- 9>&- ); echo \"exit $?\" >&9";
     /** The fixed command of the login shell: go home as {@code su -} does (else to /), then run "$0" "$@". */
     static final String LOGIN_EXEC = "cd \"$HOME\" 2>/dev/null || cd /; exec \"$0\" \"$@\"";
     private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
@@ -113,15 +114,15 @@ final class Command {
         return cmd;
     }
 
-    /** {@code command} under the wrapper, its exit status going to {@code exitFile}; a Spawner gives it a session. */
-    static List<String> wrapped(List<String> command, Path exitFile) {
-        var cmd = new ArrayList<String>(List.of("/bin/sh", "-c", WRAP, command.getFirst(), exitFile.toString()));
+    /** {@code command} under the wrapper, its exit status going to {@code runFile}; a Spawner gives it a session. */
+    static List<String> wrapped(List<String> command, Path runFile) {
+        var cmd = new ArrayList<String>(List.of("/bin/sh", "-c", WRAP, command.getFirst(), runFile.toString()));
         cmd.addAll(command.subList(1, command.size()));
         return cmd;
     }
 
-    /** The exit file named in a wrapper's argv, if {@code argv} is one of our wrappers. */
-    static Optional<String> exitFileOf(List<String> argv) {
+    /** The run's log named in a wrapper's argv, if {@code argv} is one of our wrappers. */
+    static Optional<String> runFileOf(List<String> argv) {
         return argv.size() >= 5 && argv.get(0).equals("/bin/sh") && argv.get(1).equals("-c") && argv.get(2).equals(WRAP)
                 ? Optional.of(argv.get(4)) : Optional.empty();
     }

@@ -9,6 +9,8 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -33,31 +35,37 @@ import java.util.UUID;
  *   &lt;task&gt;/                  mode 0700
  *     script                 the script (0700)
  *     stdin                  its stdin, when it has one (else it reads /dev/null)
- *     inputs                 timeout, account and args; written last: the inputs are complete
- *     &lt;clock&gt;.started        start time (epoch ms), created before the script starts: this run
- *                            must never start again
+ *     &lt;clock&gt;.run            the run's log, one line per event, appended:
+ *                              started MS TIMEOUT   the agent, before the script starts (the
+ *                                                   file is created then: a run with one is
+ *                                                   never started again)
+ *                              run                  the wrapper, as it starts the script
+ *                              exit N               the wrapper, when the script exited
+ *                              stop kill|timeout    the agent began stopping the run
+ *                              done STATUS CODE     the result, reported until the server acks it
  *     &lt;clock&gt;.stdout/.stderr the run's output, written by the script's processes themselves
- *     &lt;clock&gt;.exit           created by the wrapper as the script starts; the script's exit
- *                            status once it exited (see {@link Command})
- *     &lt;clock&gt;.stop           "kill" or "timeout": the agent began stopping the run
- *     &lt;clock&gt;.done           "status exitCode": the result, reported until the server acks it
  * </pre>
- * The markers are written to a temporary name and moved into place atomically, the task's inputs
- * in place before {@code inputs}, so a crash never leaves half a file that is believed; the one
- * exception is {@code .started}, whose existence is what counts: it is created in one step (a
- * crash before its time is written leaves it empty, and its mtime is the start). Files are few
- * because each costs: creating one takes about 0.1 ms of the kernel's time here, a directory 0.2 ms,
- * and a run's files are most of what the agent does per start (BENCHMARKS.md P5). Nothing is
- * fsynced: the guarantees are against the agent being killed (kill -9, a crash), which the page
- * cache survives, not against the host losing power. A run's files go when the server acks its
- * result, a task's directory with its last run; {@link #tidy} removes what the server stopped
- * assigning without a run (a script pushed, then cancelled) once it is old.
+ * One file per run and no temporary files, because files cost: creating one takes about 0.1 ms of
+ * the kernel's time here (more when many were deleted lately), a directory 0.2 ms, and they were most
+ * of the agent's work per start (BENCHMARKS.md P5). Each line is one append, one write(2) of a few
+ * bytes, so a killed agent or wrapper never leaves half a line; a line that does not parse (a host
+ * that lost power) is ignored, and the last line of a kind counts. Nothing is fsynced: the
+ * guarantees are against the agent being killed (kill -9, a crash), which the page cache survives,
+ * not against the host losing power. A task's other inputs (args, account, timeout) live in the
+ * agent's memory, not here: a restarted agent asks the server for them again before it starts a
+ * run, and what a run still going needs after a restart is in its {@code started} line. A run's
+ * files go when the server acks its result, a task's directory with its last run; {@link #tidy}
+ * removes what the server stopped assigning without a run (a script pushed, then cancelled) once
+ * it is old.
  */
 final class MetaDir {
     private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE = perms("rw-------");
     private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_EXEC = perms("rwx------");
-    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_DIR = perms("rwx------");
     private static final Set<PosixFilePermission> PASSAGE_DIR = PosixFilePermissions.fromString("rwx--x--x");
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+    private static final Set<StandardOpenOption> CREATE_NEW = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    private static final OpenOption[] APPEND = {StandardOpenOption.WRITE, StandardOpenOption.APPEND};
     /** What a run reads as stdin when its task has none. */
     private static final Path NO_STDIN = Path.of("/dev/null");
 
@@ -69,6 +77,10 @@ final class MetaDir {
         // Others may traverse (a script running as another account reaches its own task
         // directory) but not list the tasks.
         Files.setPosixFilePermissions(root, PASSAGE_DIR);
+    }
+
+    private static FileAttribute<Set<PosixFilePermission>> perms(String rwx) {
+        return PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(rwx));
     }
 
     Path root() {
@@ -85,7 +97,13 @@ final class MetaDir {
             }
         }
         var id = UUID.randomUUID().toString();
-        writeAtomic(f, id + "\n");
+        var tmp = root.resolve(".agent-id.tmp");
+        writeNew(tmp, id + "\n", PRIVATE_FILE);
+        try {
+            Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
+        }
         return id;
     }
 
@@ -93,25 +111,20 @@ final class MetaDir {
         return root.resolve(Long.toString(taskId));
     }
 
-    private static FileAttribute<Set<PosixFilePermission>> perms(String rwx) {
-        return PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(rwx));
-    }
-
-    boolean hasScript(long taskId) {
-        return Files.exists(taskDir(taskId).resolve("inputs"));
+    /** What a run of a task needs besides its script file: held by the agent, not on disk. */
+    record Inputs(long taskId, String args, String account, int timeoutSeconds, Path stdin) {
     }
 
     /**
-     * Writes a task's inputs, {@code inputs} last and atomically: a task without it is never read,
-     * so the script and stdin are written in place (a crash midway leaves files that are written
-     * again, never believed). The script is written under {@link Command#EXEC_LOCK}.
+     * Writes a task's script (and stdin, when it has one) and returns what a run of it needs. The
+     * script is written under {@link Command#EXEC_LOCK}; a file left by an earlier write is replaced.
      */
-    void writeScript(TaskScript s) throws IOException {
+    Inputs writeScript(TaskScript s) throws IOException {
         var dir = taskDir(s.taskId());
         try {
-            Files.createDirectory(dir, perms("rwx------"));
+            Files.createDirectory(dir, PRIVATE_DIR);
         } catch (FileAlreadyExistsException e) {
-            Files.setPosixFilePermissions(dir, PRIVATE_DIR);
+            Files.setPosixFilePermissions(dir, OWNER_ONLY);
         }
         Command.EXEC_LOCK.writeLock().lock();
         try {
@@ -119,18 +132,18 @@ final class MetaDir {
         } finally {
             Command.EXEC_LOCK.writeLock().unlock();
         }
+        var stdin = NO_STDIN;
         if (!s.stdin().isEmpty()) {
-            writeNew(dir.resolve("stdin"), s.stdin(), PRIVATE_FILE);
+            stdin = dir.resolve("stdin");
+            writeNew(stdin, s.stdin(), PRIVATE_FILE);
         }
-        // "timeout stdin? accountLength\n" then the account and the args, which may hold any character.
-        writeAtomic(dir.resolve("inputs"), s.timeoutSeconds() + " " + (s.stdin().isEmpty() ? 0 : 1) + " "
-                + s.account().length() + "\n" + s.account() + s.args());
+        return new Inputs(s.taskId(), s.args(), s.account(), s.timeoutSeconds(), stdin);
     }
 
     /** A new file with these permissions from the start (one left by a write cut short is replaced). */
     private static void writeNew(Path f, String content, FileAttribute<?> perms) throws IOException {
         Files.deleteIfExists(f);
-        try (var ch = Files.newByteChannel(f, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), perms)) {
+        try (var ch = Files.newByteChannel(f, CREATE_NEW, perms)) {
             var b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
             while (b.hasRemaining()) {
                 ch.write(b);
@@ -138,22 +151,13 @@ final class MetaDir {
         }
     }
 
-    Optional<TaskScript> readScript(long taskId) throws IOException {
-        if (!hasScript(taskId)) {
-            return Optional.empty();
-        }
-        var dir = taskDir(taskId);
-        var inputs = read(dir, "inputs");
-        int eol = inputs.indexOf('\n');
-        var head = inputs.substring(0, eol).split(" ");
-        int accountEnd = eol + 1 + Integer.parseInt(head[2]);
-        return Optional.of(new TaskScript(taskId, read(dir, "script"), inputs.substring(accountEnd),
-                head[1].equals("1") ? read(dir, "stdin") : "", inputs.substring(eol + 1, accountEnd), Integer.parseInt(head[0])));
+    Path script(long taskId) {
+        return taskDir(taskId).resolve("script");
     }
 
-    /** The file a run of this task reads as stdin. */
-    Path stdin(TaskScript s) {
-        return s.stdin().isEmpty() ? NO_STDIN : taskDir(s.taskId()).resolve("stdin");
+    /** The run's log; also the file its wrapper appends to ({@link Command#wrapped}). */
+    Path runFile(long taskId, long clock) {
+        return taskDir(taskId).resolve(clock + ".run");
     }
 
     Path stdout(long taskId, long clock) {
@@ -165,59 +169,79 @@ final class MetaDir {
     }
 
     boolean started(long taskId, long clock) {
-        return Files.exists(taskDir(taskId).resolve(clock + ".started"));
+        return Files.exists(runFile(taskId, clock));
     }
 
-    /** Creates the marker, or fails when it exists: a run is started once. */
-    void markStarted(long taskId, long clock, long epochMs) throws IOException {
-        try (var ch = Files.newByteChannel(taskDir(taskId).resolve(clock + ".started"),
-                EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE_FILE)) {
-            ch.write(ByteBuffer.wrap((epochMs + "\n").getBytes(StandardCharsets.ISO_8859_1)));
-        }
-    }
-
-    /** When the run started (epoch ms); the marker's time when it holds none. */
-    long startedAt(long taskId, long clock) throws IOException {
-        var f = taskDir(taskId).resolve(clock + ".started");
-        try {
-            return Long.parseLong(Files.readString(f, StandardCharsets.UTF_8).strip());
-        } catch (NumberFormatException e) {
-            return Files.getLastModifiedTime(f).toMillis();
-        }
-    }
-
-    /** An empty output file only the agent's user can read; the script writes it through its fds. */
-    Path newOutput(Path f) throws IOException {
-        Files.deleteIfExists(f);
-        return Files.createFile(f, PRIVATE_FILE);
-    }
-
-    Path exitFile(long taskId, long clock) {
-        return taskDir(taskId).resolve(clock + ".exit");
-    }
-
-    /** The script's exit status as the wrapper wrote it; empty while it runs or if nothing was written. */
-    OptionalInt exitStatus(long taskId, long clock) throws IOException {
-        var f = exitFile(taskId, clock);
-        if (!Files.exists(f)) {
-            return OptionalInt.empty();
-        }
-        var text = Files.readString(f, StandardCharsets.ISO_8859_1).strip();
-        try {
-            return text.isEmpty() ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(text));
-        } catch (NumberFormatException e) {
-            return OptionalInt.empty();
+    /** Creates the run's log with its first line, or fails when it exists: a run is started once. */
+    void markStarted(long taskId, long clock, long epochMs, int timeoutSeconds) throws IOException {
+        try (var ch = Files.newByteChannel(runFile(taskId, clock), CREATE_NEW, PRIVATE_FILE)) {
+            ch.write(ByteBuffer.wrap(("started " + epochMs + " " + timeoutSeconds + "\n").getBytes(StandardCharsets.ISO_8859_1)));
         }
     }
 
     /** Records that the agent began stopping a run, so a restarted agent knows why it ended. */
     void markStop(long taskId, long clock, String why) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".stop"), why + "\n");
+        append(taskId, clock, "stop " + why);
     }
 
-    Optional<String> stop(long taskId, long clock) throws IOException {
-        var f = taskDir(taskId).resolve(clock + ".stop");
-        return Files.exists(f) ? Optional.of(Files.readString(f, StandardCharsets.UTF_8).strip()) : Optional.empty();
+    /** A finished run's status and exit code (-1 when there was none). */
+    record Done(HostStatus status, int exitCode) {
+    }
+
+    void markDone(long taskId, long clock, Done d) throws IOException {
+        append(taskId, clock, "done " + d.status().wire() + " " + d.exitCode());
+    }
+
+    private void append(long taskId, long clock, String line) throws IOException {
+        Files.write(runFile(taskId, clock), (line + "\n").getBytes(StandardCharsets.ISO_8859_1), APPEND);
+    }
+
+    /**
+     * What a run's log says: when it started and with which timeout, whether its wrapper began,
+     * the script's exit status, why the agent stopped it, its result; the last line of each kind.
+     */
+    record Run(long startedAt, int timeoutSeconds, boolean wrapperBegan, OptionalInt exit, Optional<String> stop,
+               Optional<Done> done) {
+    }
+
+    /** The run's log read, or empty when the run never started here. */
+    Optional<Run> run(long taskId, long clock) throws IOException {
+        String text;
+        try {
+            text = Files.readString(runFile(taskId, clock), StandardCharsets.ISO_8859_1);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        long startedAt = 0;
+        int timeout = 0;
+        boolean began = false;
+        OptionalInt exit = OptionalInt.empty();
+        Optional<String> stop = Optional.empty();
+        Optional<Done> done = Optional.empty();
+        for (var line : text.split("\n")) {
+            var f = line.split(" ");
+            try {
+                switch (f[0]) {
+                    case "started" -> {
+                        startedAt = Long.parseLong(f[1]);
+                        timeout = Integer.parseInt(f[2]);
+                    }
+                    case "run" -> began = true;
+                    case "exit" -> exit = OptionalInt.of(Integer.parseInt(f[1]));
+                    case "stop" -> stop = f[1].equals("kill") || f[1].equals("timeout") ? Optional.of(f[1]) : stop;
+                    case "done" -> {
+                        var status = HostStatus.parse(f[1]).filter(HostStatus::isResult);
+                        if (status.isPresent()) {
+                            done = Optional.of(new Done(status.get(), Integer.parseInt(f[2])));
+                        }
+                    }
+                    default -> { }
+                }
+            } catch (RuntimeException torn) {
+                // A line cut short (power lost mid-write): ignored, as if it was never written.
+            }
+        }
+        return Optional.of(new Run(startedAt, timeout, began, exit, stop, done));
     }
 
     /**
@@ -229,30 +253,11 @@ final class MetaDir {
         var dir = taskDir(taskId);
         var owner = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(uid));
         Files.setOwner(dir.resolve("script"), owner);
-        Files.setPosixFilePermissions(dir.resolve("script"), PRIVATE_DIR);
+        Files.setPosixFilePermissions(dir.resolve("script"), OWNER_ONLY);
         Files.setPosixFilePermissions(dir, PASSAGE_DIR);
     }
 
-    /** A finished run's status and exit code (-1 when there was none). */
-    record Done(HostStatus status, int exitCode) {
-    }
-
-    void markDone(long taskId, long clock, Done d) throws IOException {
-        writeAtomic(taskDir(taskId).resolve(clock + ".done"), d.status().wire() + " " + d.exitCode() + "\n");
-    }
-
-    Optional<Done> done(long taskId, long clock) throws IOException {
-        var f = taskDir(taskId).resolve(clock + ".done");
-        if (!Files.exists(f)) {
-            return Optional.empty();
-        }
-        var parts = Files.readString(f, StandardCharsets.UTF_8).strip().split(" ");
-        var status = HostStatus.parse(parts[0]).filter(HostStatus::isResult).orElse(HostStatus.FAILED);
-        int code = parts.length > 1 ? Integer.parseInt(parts[1]) : -1;
-        return Optional.of(new Done(status, code));
-    }
-
-    /** One run on disk: a task id and clock with a started or done marker. */
+    /** One run on disk: a task id and a clock with a run log. */
     record RunFile(long taskId, long clock) {
     }
 
@@ -265,10 +270,10 @@ final class MetaDir {
                 if (id.isEmpty() || !Files.isDirectory(dir)) {
                     continue;
                 }
-                try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.started")) {
+                try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.run")) {
                     for (var f : files) {
                         var name = f.getFileName().toString();
-                        parseLong(name.substring(0, name.length() - ".started".length()))
+                        parseLong(name.substring(0, name.length() - ".run".length()))
                                 .ifPresent(clock -> out.add(new RunFile(id.getAsLong(), clock)));
                     }
                 } catch (java.nio.file.NoSuchFileException e) {
@@ -286,10 +291,10 @@ final class MetaDir {
         if (!Files.isDirectory(dir)) {
             return;
         }
-        for (var suffix : new String[] {".started", ".exit", ".stop", ".stdout", ".stderr", ".done"}) {
+        for (var suffix : new String[] {".run", ".stdout", ".stderr"}) {
             Files.deleteIfExists(dir.resolve(clock + suffix));
         }
-        try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, "*.started")) {
+        try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, "*.run")) {
             if (left.iterator().hasNext()) {
                 return;
             }
@@ -314,7 +319,7 @@ final class MetaDir {
                 boolean hasRun = false;
                 try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
                     for (var f : files) {
-                        hasRun |= f.getFileName().toString().endsWith(".started");
+                        hasRun |= f.getFileName().toString().endsWith(".run");
                         var t = Files.getLastModifiedTime(f).toInstant();
                         newest = t.isAfter(newest) ? t : newest;
                     }
@@ -342,21 +347,6 @@ final class MetaDir {
             return OptionalLong.of(Long.parseLong(s));
         } catch (NumberFormatException e) {
             return OptionalLong.empty();
-        }
-    }
-
-    private static String read(Path dir, String name) throws IOException {
-        return Files.readString(dir.resolve(name), StandardCharsets.UTF_8);
-    }
-
-    /** Writes a file only the agent's user can read, through a temporary name, so it is whole or absent. */
-    static void writeAtomic(Path target, String content) throws IOException {
-        var tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        writeNew(tmp, content, PRIVATE_FILE);
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 }

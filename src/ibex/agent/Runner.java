@@ -2,7 +2,6 @@ package ibex.agent;
 
 import ibex.core.HostStatus;
 import ibex.core.Log;
-import ibex.wire.TaskScript;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -99,6 +98,7 @@ final class Runner {
     private final boolean root;
     private final String user;
     private final Map<Key, Run> running = new ConcurrentHashMap<>();
+    private final Path workDir = workDir();
     /** Runs being started, and whether a kill came meanwhile; also the lock of start versus kill. */
     private final Map<Key, Boolean> starting = new HashMap<>();
     private final ScheduledThreadPoolExecutor timers = timers();
@@ -143,14 +143,24 @@ final class Runner {
      * across agent restarts either (an agent killed before the marker was written had not started
      * the script). A run that cannot start ends failed with the reason in its stderr.
      */
-    void start(TaskScript s, long clock) {
+    void start(MetaDir.Inputs s, long clock) {
         var key = new Key(s.taskId(), clock);
         synchronized (starting) {
             starting.put(key, false);
         }
         Thread.ofVirtual().name("ibex-start-" + s.taskId()).start(() -> {
             try {
-                meta.markStarted(s.taskId(), clock, this.clock.millis());
+                meta.markStarted(s.taskId(), clock, this.clock.millis(), s.timeoutSeconds());
+            } catch (IOException | RuntimeException e) {
+                // Started before (its log exists) or the journal cannot be written: either way not now,
+                // and the log, if any, is the earlier run's and is left as it is.
+                Log.error("agent", "task " + s.taskId() + " clock " + clock + ": not started, its log cannot be created", e);
+                synchronized (starting) {
+                    starting.remove(key);
+                }
+                return;
+            }
+            try {
                 launch(s, clock);
             } catch (IOException | RuntimeException e) {
                 try {
@@ -166,13 +176,9 @@ final class Runner {
         });
     }
 
-    private void launch(TaskScript s, long clock) throws IOException {
+    private void launch(MetaDir.Inputs s, long clock) throws IOException {
         long id = s.taskId();
-        var dir = meta.taskDir(id);
-        var out = meta.newOutput(meta.stdout(id, clock));
-        var err = meta.newOutput(meta.stderr(id, clock));
-        Files.deleteIfExists(meta.exitFile(id, clock));
-        var script = dir.resolve("script");
+        var script = meta.script(id);
         var args = Command.args(s.args());
         var account = s.account().strip();
         List<String> cmd;
@@ -194,7 +200,8 @@ final class Runner {
             meta.shareScript(id, found.get().uid());
             cmd = Command.asAccount(found.get(), script, args);
         }
-        var p = spawner.start(Command.wrapped(cmd, meta.exitFile(id, clock)), meta.stdin(s), out, err, workDir());
+        var p = spawner.start(Command.wrapped(cmd, meta.runFile(id, clock)), s.stdin(), meta.stdout(id, clock),
+                meta.stderr(id, clock), workDir);
         // The child exists until the agent reaps it, so its start time can be read now.
         var wrapper = Procs.read(p.pid()).orElse(new Procs.Proc(p.pid(), 0, p.pid(), p.pid(), 'R', -1));
         var run = new Run(new Key(id, clock), wrapper, p.exit(), s.timeoutSeconds());
@@ -272,8 +279,7 @@ final class Runner {
                 Thread.sleep(200);
             }
             var survivors = run.stop == null ? List.<Procs.Proc>of() : awaitGone(run);
-            done = complete(run.key, meta.exitStatus(run.key.taskId(), run.key.clock()), run.stop, run.timeoutSeconds,
-                    survivors, wrapperCode);
+            done = complete(run.key, exitStatus(run.key), run.stop, run.timeoutSeconds, survivors, wrapperCode);
         } catch (IOException | RuntimeException e) {
             Log.error("agent", "task " + run.key.taskId() + ": cannot record the result", e);
         } catch (InterruptedException e) {
@@ -288,6 +294,11 @@ final class Runner {
         if (done != null) {
             finished.accept(new Finished(run.key.taskId(), run.key.clock(), done));
         }
+    }
+
+    /** The script's exit status as its wrapper logged it; empty while it runs or if none was logged. */
+    private OptionalInt exitStatus(Key key) throws IOException {
+        return meta.run(key.taskId(), key.clock()).map(MetaDir.Run::exit).orElse(OptionalInt.empty());
     }
 
     /** The wrapper's exit status, or -1 when waiting for it failed (then its exit file still has the script's). */
@@ -368,22 +379,22 @@ final class Runner {
         Map<String, Procs.Proc> wrappers = null;
         for (var r : meta.runs()) {
             var key = new Key(r.taskId(), r.clock());
-            if (meta.done(key.taskId(), key.clock()).isPresent() || running.containsKey(key)) {
+            var log = meta.run(key.taskId(), key.clock());
+            if (log.isEmpty() || log.get().done().isPresent() || running.containsKey(key)) {
                 continue;
             }
             if (wrappers == null) {
                 wrappers = wrappers();
             }
-            var exitFile = meta.exitFile(key.taskId(), key.clock());
-            var wrapper = wrappers.get(exitFile.toString());
-            int timeout = meta.readScript(key.taskId()).map(TaskScript::timeoutSeconds).orElse(0);
-            var stop = meta.stop(key.taskId(), key.clock()).map(w -> w.equals("timeout") ? Stop.TIMEOUT : Stop.KILL);
+            var run = log.get();
+            var wrapper = wrappers.get(meta.runFile(key.taskId(), key.clock()).toString());
+            var stop = run.stop().map(w -> w.equals("timeout") ? Stop.TIMEOUT : Stop.KILL);
             if (wrapper != null) {
-                adopt(key, wrapper, timeout, stop.orElse(null));
-            } else if (meta.exitStatus(key.taskId(), key.clock()).isPresent()) {
-                complete(key, meta.exitStatus(key.taskId(), key.clock()), stop.orElse(null), timeout, List.of(), -1);
+                adopt(key, wrapper, run, stop.orElse(null));
+            } else if (run.exit().isPresent()) {
+                complete(key, run.exit(), stop.orElse(null), run.timeoutSeconds(), List.of(), -1);
                 Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": ended while the agent was away");
-            } else if (Files.exists(exitFile)) {
+            } else if (run.wrapperBegan()) {
                 fail(key.taskId(), key.clock(), "ibex: the agent restarted while this script ran, and its exit status"
                         + " was never written (its wrapper was killed); the result is unknown");
             } else {
@@ -392,22 +403,23 @@ final class Runner {
         }
     }
 
-    /** Our wrappers alive on this host, by the exit file in their argv. */
+    /** Our wrappers alive on this host, by the run's log in their argv. */
     private static Map<String, Procs.Proc> wrappers() {
         var out = new HashMap<String, Procs.Proc>();
         for (var p : Procs.all()) {
             if (!p.exited() && p.sid() == p.pid()) {
-                var exitFile = Command.exitFileOf(Procs.cmdline(p.pid()));
+                var runFile = Command.runFileOf(Procs.cmdline(p.pid()));
                 // The argv was read after the start time: if the process is still that one, it is ours.
-                if (exitFile.isPresent() && Procs.alive(p)) {
-                    out.put(exitFile.get(), p);
+                if (runFile.isPresent() && Procs.alive(p)) {
+                    out.put(runFile.get(), p);
                 }
             }
         }
         return out;
     }
 
-    private void adopt(Key key, Procs.Proc wrapper, int timeoutSeconds, Stop stop) throws IOException {
+    private void adopt(Key key, Procs.Proc wrapper, MetaDir.Run log, Stop stop) {
+        int timeoutSeconds = log.timeoutSeconds();
         var run = new Run(key, wrapper, null, timeoutSeconds);
         running.put(key, run);
         Log.info("agent", "task " + key.taskId() + " clock " + key.clock() + ": still running after the restart as pid "
@@ -415,7 +427,7 @@ final class Runner {
         if (stop != null) {
             stop(run, stop, true);
         } else if (timeoutSeconds > 0) {
-            long left = meta.startedAt(key.taskId(), key.clock()) + timeoutSeconds * 1000L - clock.millis();
+            long left = log.startedAt() + timeoutSeconds * 1000L - clock.millis();
             run.timeout = timers.schedule(() -> stop(run, Stop.TIMEOUT, false), Math.max(0, left), TimeUnit.MILLISECONDS);
         }
         Thread.ofVirtual().name("ibex-run-" + key.taskId()).start(() -> watch(run));

@@ -1,15 +1,18 @@
 package ibex.agent;
 
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * How the agent starts a run's wrapper: in a session of its own (so a kill reaches everything the
- * script started), stdin, stdout and stderr on the run's files, no other descriptor of the agent
- * inherited, in the agent user's working directory.
+ * script started), stdin on a file, stdout and stderr appended to files created readable by the
+ * agent's user only, no other descriptor of the agent inherited, in the agent user's working directory.
  * {@link PosixSpawn} does it with one posix_spawn; {@link Jdk}, for a libc without what that needs,
  * with ProcessBuilder and {@code setsid}. {@link #best} picks once, when the agent starts.
  */
@@ -34,6 +37,9 @@ sealed interface Spawner permits PosixSpawn, Spawner.Jdk {
     final class Jdk implements Spawner {
         @Override
         public Started start(List<String> argv, Path stdin, Path stdout, Path stderr, Path dir) throws IOException {
+            // ProcessBuilder would create them readable by all (mode 0666 less the umask).
+            createPrivate(stdout);
+            createPrivate(stderr);
             var cmd = new ArrayList<String>(argv.size() + 1);
             cmd.add("/usr/bin/setsid");
             cmd.addAll(argv);
@@ -43,6 +49,14 @@ sealed interface Spawner permits PosixSpawn, Spawner.Jdk {
                     .redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()))
                     .directory(dir.toFile()));
             return new Started(p.pid(), p.onExit().thenApply(Process::exitValue));
+        }
+
+        private static void createPrivate(Path f) throws IOException {
+            try {
+                Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (FileAlreadyExistsException e) {
+                // Appended to, as posix_spawn does.
+            }
         }
 
         @Override

@@ -20,10 +20,10 @@ class CommandTest {
 
     @Test
     void wrapped_isTheConstantWrapper_withTheCommandAndExitFileAsParameters() {
-        var cmd = Command.wrapped(List.of("/m/1/script", "a b", "$(x)"), Path.of("/m/1/9.exit"));
-        assertEquals(List.of("/bin/sh", "-c", Command.WRAP, "/m/1/script", "/m/1/9.exit", "a b", "$(x)"), cmd);
-        assertEquals(Optional.of("/m/1/9.exit"), Command.exitFileOf(cmd));
-        assertEquals(Optional.empty(), Command.exitFileOf(List.of("/bin/sh", "-c", "echo hi", "x", "/m/1/9.exit")));
+        var cmd = Command.wrapped(List.of("/m/1/script", "a b", "$(x)"), Path.of("/m/1/9.run"));
+        assertEquals(List.of("/bin/sh", "-c", Command.WRAP, "/m/1/script", "/m/1/9.run", "a b", "$(x)"), cmd);
+        assertEquals(Optional.of("/m/1/9.run"), Command.runFileOf(cmd));
+        assertEquals(Optional.empty(), Command.runFileOf(List.of("/bin/sh", "-c", "echo hi", "x", "/m/1/9.run")));
         assertFalse(Command.WRAP.contains("/m/"), "nothing from the task is in the shell text");
     }
 

@@ -11,11 +11,13 @@ import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -74,58 +76,74 @@ class MetaDirTest {
         }
         writer.join();
         assertEquals(null, failure.get());
-        assertTrue(meta.hasScript(1));
+        assertTrue(Files.exists(meta.script(1)));
     }
 
     @Test
     void journal_roundTrips_andIsPrivate() throws IOException {
-        script(1);
-        assertEquals(new TaskScript(1, "#!/bin/sh\n", "a,,b", "in", "root", 30), meta.readScript(1).orElseThrow());
+        var in = meta.writeScript(new TaskScript(1, "#!/bin/sh\n", "a,,b", "in", "root", 30));
+        assertEquals(new MetaDir.Inputs(1, "a,,b", "root", 30, meta.taskDir(1).resolve("stdin")), in);
+        assertEquals("in", Files.readString(in.stdin()));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.taskDir(1))));
-        meta.markStarted(1, 7, 1234);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.script(1))));
+        assertEquals(Optional.empty(), meta.run(1, 7));
+        meta.markStarted(1, 7, 1234, 30);
         assertTrue(meta.started(1, 7));
-        assertEquals(1234, meta.startedAt(1, 7));
-        assertEquals(OptionalInt.empty(), meta.exitStatus(1, 7));
-        Files.writeString(meta.exitFile(1, 7), "");
-        assertEquals(OptionalInt.empty(), meta.exitStatus(1, 7), "created by the wrapper, no status yet");
-        Files.writeString(meta.exitFile(1, 7), "143\n");
-        assertEquals(OptionalInt.of(143), meta.exitStatus(1, 7));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(meta.runFile(1, 7))));
+        assertEquals(new MetaDir.Run(1234, 30, false, OptionalInt.empty(), Optional.empty(), Optional.empty()),
+                meta.run(1, 7).orElseThrow());
+        wrapperWrites(1, 7, "run\n");
+        assertEquals(new MetaDir.Run(1234, 30, true, OptionalInt.empty(), Optional.empty(), Optional.empty()),
+                meta.run(1, 7).orElseThrow(), "the wrapper began, no status yet");
+        wrapperWrites(1, 7, "exit 143\n");
         meta.markStop(1, 7, "kill");
-        assertEquals("kill", meta.stop(1, 7).orElseThrow());
         meta.markDone(1, 7, new MetaDir.Done(HostStatus.KILLED, 143));
-        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), meta.done(1, 7).orElseThrow());
+        assertEquals(new MetaDir.Run(1234, 30, true, OptionalInt.of(143), Optional.of("kill"),
+                Optional.of(new MetaDir.Done(HostStatus.KILLED, 143))), meta.run(1, 7).orElseThrow());
         assertEquals(List.of(new MetaDir.RunFile(1, 7)), meta.runs());
     }
 
-    /** Args and an account may hold anything, newlines and the header's own separators included. */
+    private void wrapperWrites(long id, long clock, String text) throws IOException {
+        Files.writeString(meta.runFile(id, clock), text, StandardOpenOption.APPEND);
+    }
+
+    /** A line cut short, as a host losing power may leave one, is not believed; the last whole line of a kind counts. */
     @Test
-    void inputs_roundTripWhateverTheyHold_andNoStdinMeansDevNull() throws IOException {
-        var odd = new TaskScript(8, "#!/bin/sh\n", "x\n5 1 3\n,,ü", "", "a b\nc", 0);
-        meta.writeScript(odd);
-        assertEquals(odd, meta.readScript(8).orElseThrow());
-        assertEquals(Path.of("/dev/null"), meta.stdin(odd));
+    void runLog_tornOrUnknownLines_areIgnored() throws IOException {
+        script(11);
+        meta.markStarted(11, 1, 5, 0);
+        wrapperWrites(11, 1, "run\nexit 1\nexit\ndone succ\nstop sideways\nsomething new\nexit 2\n");
+        var run = meta.run(11, 1).orElseThrow();
+        assertEquals(OptionalInt.of(2), run.exit());
+        assertEquals(Optional.empty(), run.done());
+        assertEquals(Optional.empty(), run.stop());
+        wrapperWrites(11, 1, "done success 0\ndone fai");
+        assertEquals(Optional.of(new MetaDir.Done(HostStatus.SUCCESS, 0)), meta.run(11, 1).orElseThrow().done());
+    }
+
+    /** Args and an account may hold anything; a task without stdin reads /dev/null and has no stdin file. */
+    @Test
+    void inputs_areKeptAsGiven_andNoStdinMeansDevNull() throws IOException {
+        var in = meta.writeScript(new TaskScript(8, "#!/bin/sh\n", "x\n5 1 3\n,,ü", "", "a b\nc", 0));
+        assertEquals(new MetaDir.Inputs(8, "x\n5 1 3\n,,ü", "a b\nc", 0, Path.of("/dev/null")), in);
         assertFalse(Files.exists(meta.taskDir(8).resolve("stdin")));
-        var piped = new TaskScript(9, "#!/bin/sh\n", "", "line\n", "", 5);
-        meta.writeScript(piped);
-        assertEquals("line\n", Files.readString(meta.stdin(piped)));
-        assertEquals(piped, meta.readScript(9).orElseThrow());
     }
 
     @Test
-    void markStarted_twiceForOneRun_isRefused() throws IOException {
+    void markStarted_twiceForOneRun_isRefused_andTheFirstLogStays() throws IOException {
         script(10);
-        meta.markStarted(10, 1, 99);
-        assertThrows(FileAlreadyExistsException.class, () -> meta.markStarted(10, 1, 100));
-        assertEquals(99, meta.startedAt(10, 1));
+        meta.markStarted(10, 1, 99, 0);
+        assertThrows(FileAlreadyExistsException.class, () -> meta.markStarted(10, 1, 100, 0));
+        assertEquals(99, meta.run(10, 1).orElseThrow().startedAt());
     }
 
     @Test
     void forget_removesTheRun_andTheTaskWithItsLastRun() throws IOException {
         script(2);
         for (long clock : new long[] {1, 2}) {
-            meta.markStarted(2, clock, 0);
-            Files.writeString(meta.exitFile(2, clock), "0\n");
-            meta.newOutput(meta.stdout(2, clock));
+            meta.markStarted(2, clock, 0, 0);
+            wrapperWrites(2, clock, "run\nexit 0\n");
+            Files.writeString(meta.stdout(2, clock), "out");
             meta.markDone(2, clock, new MetaDir.Done(HostStatus.SUCCESS, 0));
         }
         meta.forget(2, 1);
@@ -145,7 +163,7 @@ class MetaDirTest {
         script(5);                       // old but assigned: stays
         age(5, Duration.ofHours(200));
         script(6);                       // old, with a result not yet delivered: stays
-        meta.markStarted(6, 1, 0);
+        meta.markStarted(6, 1, 0, 0);
         meta.markDone(6, 1, new MetaDir.Done(HostStatus.SUCCESS, 0));
         age(6, Duration.ofHours(200));
         Files.createDirectories(dir.resolve("meta/not-a-task"));

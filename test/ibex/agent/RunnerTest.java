@@ -12,6 +12,7 @@ import ibex.wire.TaskScript;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -74,9 +75,7 @@ class RunnerTest {
     }
 
     private void start(long id, String script, String args, String account, int timeout) throws IOException {
-        var s = new TaskScript(id, script, args, "", account, timeout);
-        meta.writeScript(s);
-        runner.start(s, 1);
+        runner.start(meta.writeScript(new TaskScript(id, script, args, "", account, timeout)), 1);
     }
 
     private MetaDir.Done await(long id) throws InterruptedException {
@@ -135,7 +134,7 @@ class RunnerTest {
         start(5, "#!/bin/sh\nexit 0\n", 1);
         assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), await(5));
         Thread.sleep(1500);
-        assertEquals(java.util.Optional.empty(), meta.stop(5, 1), "a timeout fired for a finished run");
+        assertEquals(java.util.Optional.empty(), meta.run(5, 1).orElseThrow().stop(), "a timeout fired for a finished run");
     }
 
     @Test
@@ -246,51 +245,53 @@ class RunnerTest {
 
     // ---- after a restart ---------------------------------------------------------------------------
 
-    /** What an agent that died leaves: the script, the started marker, maybe an exit file and a stop. */
-    private void journal(long id, String exit, String stop) throws IOException {
+    /** What an agent that died leaves: the script, the run's log with what its wrapper (and the agent) wrote. */
+    private void journal(long id, String wrapperWrote, String stop) throws IOException {
         meta.writeScript(new TaskScript(id, "#!/bin/sh\n", "", "", "", 0));
-        meta.markStarted(id, 1, System.currentTimeMillis());
+        meta.markStarted(id, 1, System.currentTimeMillis(), 0);
         Files.writeString(meta.stderr(id, 1), "");
-        if (exit != null) {
-            Files.writeString(meta.exitFile(id, 1), exit);
+        if (wrapperWrote != null) {
+            Files.writeString(meta.runFile(id, 1), wrapperWrote, StandardOpenOption.APPEND);
         }
         if (stop != null) {
             meta.markStop(id, 1, stop);
         }
     }
 
+    private MetaDir.Done done(long id) throws IOException {
+        return meta.run(id, 1).orElseThrow().done().orElseThrow();
+    }
+
     @Test
     void recover_runThatEndedWhileTheAgentWasAway_isFinishedFromItsExitFile() throws Exception {
-        journal(10, "0\n", null);
-        journal(11, "3\n", null);
-        journal(12, "143\n", "kill");
-        journal(13, "143\n", "timeout");
+        journal(10, "run\nexit 0\n", null);
+        journal(11, "run\nexit 3\n", null);
+        journal(12, "run\nexit 143\n", "kill");
+        journal(13, "run\nexit 143\n", "timeout");
         runner.recover();
-        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), meta.done(10, 1).orElseThrow());
-        assertEquals(new MetaDir.Done(HostStatus.FAILED, 3), meta.done(11, 1).orElseThrow());
-        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), meta.done(12, 1).orElseThrow());
-        assertEquals(new MetaDir.Done(HostStatus.TIMEOUT, 143), meta.done(13, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.SUCCESS, 0), done(10));
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, 3), done(11));
+        assertEquals(new MetaDir.Done(HostStatus.KILLED, 143), done(12));
+        assertEquals(new MetaDir.Done(HostStatus.TIMEOUT, 143), done(13));
     }
 
     @Test
     void recover_withNothingToKnow_failsAndSaysWhy() throws Exception {
-        journal(14, "", null);      // the wrapper started the script, then vanished without a status
+        journal(14, "run\n", null);  // the wrapper started the script, then vanished without a status
         journal(15, null, null);    // the agent died before the wrapper started
         runner.recover();
-        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), meta.done(14, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), done(14));
         assertTrue(stderr(14).contains("the agent restarted while this script ran"), stderr(14));
-        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), meta.done(15, 1).orElseThrow());
+        assertEquals(new MetaDir.Done(HostStatus.FAILED, -1), done(15));
         assertTrue(stderr(15).contains("it did not run"), stderr(15));
     }
 
     /** Starts a run the way a previous agent did, outside this runner: a wrapper of its own; returns its exit. */
     private CompletableFuture<Integer> orphanRun(long id, String script, int timeout) throws IOException {
-        var s = new TaskScript(id, script, "", "", "", timeout);
-        meta.writeScript(s);
-        meta.markStarted(id, 1, System.currentTimeMillis());
-        var cmd = Command.wrapped(Command.direct(meta.taskDir(id).resolve("script"), List.of()), meta.exitFile(id, 1));
-        return spawner.start(cmd, meta.stdin(s), meta.newOutput(meta.stdout(id, 1)),
-                meta.newOutput(meta.stderr(id, 1)), dir).exit();
+        var in = meta.writeScript(new TaskScript(id, script, "", "", "", timeout));
+        meta.markStarted(id, 1, System.currentTimeMillis(), timeout);
+        var cmd = Command.wrapped(Command.direct(meta.script(id), List.of()), meta.runFile(id, 1));
+        return spawner.start(cmd, in.stdin(), meta.stdout(id, 1), meta.stderr(id, 1), dir).exit();
     }
 
     @Test
