@@ -11,9 +11,8 @@ import java.util.List;
  * The P5 baseline: plain ProcessBuilder starts of one script, as fast as they go, each with its
  * stdin, stdout and stderr on files (as the agent does), none waited for before the next starts.
  *
- * With WRAP (the agent's wrapper, read from ibex.agent.Command by the driver), each start is the
- * agent's own argv: setsid /bin/sh -c WRAP SCRIPT EXIT-FILE, so the wrapper's cost shows apart
- * from the agent's and the server's.
+ * With WRAP (the agent's wrapper, read from ibex.agent.Command by the driver), each start is what
+ * the agent runs where glibc is too old for its posix_spawn: setsid /bin/sh -c WRAP SCRIPT RUN-LOG.
  *
  * <pre>usage: Spawn SCRIPT COUNT WORKDIR [WRAP]</pre>
  */
@@ -28,7 +27,7 @@ final class Spawn {
         long t0 = System.nanoTime();
         for (int i = 0; i < count; i++) {
             var argv = args.length > 3
-                    ? List.of("/usr/bin/setsid", "/bin/sh", "-c", args[3], script.toString(), dir.resolve(i + ".exit").toString())
+                    ? List.of("/usr/bin/setsid", "/bin/sh", "-c", args[3], script.toString(), dir.resolve(i + ".run").toString())
                     : List.of(script.toString());
             procs.add(new ProcessBuilder(argv).redirectInput(stdin.toFile())
                     .redirectOutput(dir.resolve(i + ".stdout").toFile()).redirectError(dir.resolve(i + ".stderr").toFile())
