@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Operator actions on tasks and hosts (reference §1.7, §1.8), each in one transaction. They return
- * what changed for agents, so the caller can push kills and starts at once instead of waiting for
- * a heartbeat.
+ * Operator actions on tasks and hosts (reference §1.7, §1.8), each in one transaction with its
+ * audit entry, so an action never takes effect unaudited. They return what changed for agents, so
+ * the caller can push kills and starts at once instead of waiting for a heartbeat.
  */
 public final class ActionStore {
     private final Database db;
@@ -39,9 +39,9 @@ public final class ActionStore {
     /**
      * start: the task becomes unowned so any server schedules it; pause: no new hosts start;
      * cancel: waiting hosts become cancelled; kill: cancel, and running hosts become killing.
-     * Returns empty when the task is already finished.
+     * Returns empty (and audits nothing) when the task is already finished.
      */
-    public Optional<Outcome> taskAction(long id, TaskAction action, long clock) {
+    public Optional<Outcome> taskAction(long id, TaskAction action, long clock, AuditStore.Entry audit) {
         return db.inTransaction(c -> {
             if (TaskStore.update(c, "UPDATE task_action SET action = ?, clock = ? WHERE id = ?", action.wire(), clock, id) == 0) {
                 return Optional.empty();
@@ -65,12 +65,16 @@ public final class ActionStore {
                 }
             }
             ClusterStore.log(c, origin, id, changes.stream().map(HostChange::host).toList(), clock);
+            AuditStore.insert(c, List.of(audit));
             return Optional.of(Outcome.ok(changes));
         });
     }
 
-    /** A host action on an unfinished task; empty when the task is already finished. */
-    public Optional<Outcome> hostAction(long id, String host, HostAction action, long clock) {
+    /**
+     * A host action on an unfinished task; empty when the task is already finished. Audited when
+     * it takes effect (an outcome without an error).
+     */
+    public Optional<Outcome> hostAction(long id, String host, HostAction action, long clock, AuditStore.Entry audit) {
         return db.inTransaction(c -> {
             Optional<TaskAction> taskAction = taskAction(c, id);
             if (taskAction.isEmpty()) {
@@ -106,6 +110,9 @@ public final class ActionStore {
                 }
             };
             ClusterStore.log(c, origin, id, outcome.changes().stream().map(HostChange::host).toList(), clock);
+            if (outcome.err().isEmpty()) {
+                AuditStore.insert(c, List.of(audit));
+            }
             return Optional.of(outcome);
         });
     }

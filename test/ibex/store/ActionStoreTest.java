@@ -44,7 +44,7 @@ class ActionStoreTest {
             var f = Fixture.of(db);
             f.dispatch.claim(f.id, "", "s1");
             f.dispatch.setAction(f.id, TaskAction.PAUSE, 1);
-            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.START, 2000));
+            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.START, 2000, Tasks.AUDIT));
             assertEquals(Optional.of(TaskAction.START), f.tasks.action(f.id));
             assertEquals(List.of(f.id), f.dispatch.orphans(10));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.RUNNING, HostStatus.WAITING, HostStatus.WAITING), f.statuses());
@@ -57,7 +57,7 @@ class ActionStoreTest {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             f.dispatch.claim(f.id, "", "s1");
-            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.PAUSE, 2000));
+            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.PAUSE, 2000, Tasks.AUDIT));
             assertEquals(Optional.of(TaskAction.PAUSE), f.tasks.action(f.id));
             assertEquals(List.of(f.id), f.dispatch.owned("s1", 10));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.RUNNING, HostStatus.WAITING, HostStatus.WAITING), f.statuses());
@@ -69,7 +69,7 @@ class ActionStoreTest {
     void cancel_cancelsWaitingHosts_andLeavesRunningOnesAlone(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.CANCEL, 2000));
+            assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.CANCEL, 2000, Tasks.AUDIT));
             assertEquals(Optional.of(TaskAction.CANCEL), f.tasks.action(f.id));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.RUNNING, HostStatus.CANCELLED, HostStatus.CANCELLED), f.statuses());
         }
@@ -80,7 +80,7 @@ class ActionStoreTest {
     void kill_cancelsWaitingHosts_andKillsRunningOnesWithTheirRunsClock(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            var outcome = f.actions.taskAction(f.id, TaskAction.KILL, 2000).orElseThrow();
+            var outcome = f.actions.taskAction(f.id, TaskAction.KILL, 2000, Tasks.AUDIT).orElseThrow();
             assertEquals(new ActionStore.Outcome("", null, List.of(HostChange.kill("h2", f.id, 1000))), outcome);
             assertEquals(Optional.of(TaskAction.KILL), f.tasks.action(f.id));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.KILLING, HostStatus.CANCELLED, HostStatus.CANCELLED), f.statuses());
@@ -94,13 +94,13 @@ class ActionStoreTest {
     void taskAction_onAFinishedOrUnknownTask_isEmpty(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            f.actions.taskAction(f.id, TaskAction.KILL, 2000);
+            f.actions.taskAction(f.id, TaskAction.KILL, 2000, Tasks.AUDIT);
             f.dispatch.record(List.of(new DispatchStore.Result(f.id, "h2", 1000, HostStatus.KILLED, "", "")));
             assertTrue(f.dispatch.finishIfIdle(f.id));
             for (var a : TaskAction.values()) {
-                assertEquals(Optional.empty(), f.actions.taskAction(f.id, a, 3000), a.wire());
+                assertEquals(Optional.empty(), f.actions.taskAction(f.id, a, 3000, Tasks.AUDIT), a.wire());
             }
-            assertEquals(Optional.empty(), f.actions.taskAction(f.id + 1, TaskAction.START, 3000));
+            assertEquals(Optional.empty(), f.actions.taskAction(f.id + 1, TaskAction.START, 3000, Tasks.AUDIT));
             assertEquals(Optional.empty(), f.tasks.action(f.id), "a refused action does not bring the task back");
         }
     }
@@ -111,9 +111,9 @@ class ActionStoreTest {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.drop("h2", f.id)))),
-                    f.actions.hostAction(f.id, "h2", HostAction.IGNORE, 2000));
-            assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h3", HostAction.IGNORE, 2000));
-            assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h1", HostAction.IGNORE, 2000));
+                    f.actions.hostAction(f.id, "h2", HostAction.IGNORE, 2000, Tasks.AUDIT));
+            assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h3", HostAction.IGNORE, 2000, Tasks.AUDIT));
+            assertEquals(Optional.of(OK), f.actions.hostAction(f.id, "h1", HostAction.IGNORE, 2000, Tasks.AUDIT));
             assertEquals(List.of(HostStatus.IGNORED, HostStatus.IGNORED, HostStatus.IGNORED, HostStatus.WAITING), f.statuses());
             assertEquals(List.of(), Tasks.assignments(f.dispatch, "h2"));
         }
@@ -124,9 +124,9 @@ class ActionStoreTest {
     void ignore_onAPausedTask_saysToClickStart(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            f.actions.taskAction(f.id, TaskAction.PAUSE, 1500);
+            f.actions.taskAction(f.id, TaskAction.PAUSE, 1500, Tasks.AUDIT);
             assertEquals(Optional.of(new ActionStore.Outcome("", "you can click start to run the task", List.of())),
-                    f.actions.hostAction(f.id, "h3", HostAction.IGNORE, 2000));
+                    f.actions.hostAction(f.id, "h3", HostAction.IGNORE, 2000, Tasks.AUDIT));
             assertEquals(HostStatus.IGNORED, f.host("h3").status());
         }
     }
@@ -137,7 +137,7 @@ class ActionStoreTest {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.kill("h2", f.id, 1000)))),
-                    f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000));
+                    f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000, Tasks.AUDIT));
             assertEquals(HostStatus.KILLING, f.host("h2").status());
         }
     }
@@ -149,7 +149,7 @@ class ActionStoreTest {
             var f = Fixture.of(db);
             f.dispatch.giveUp(f.id, "h2", 1000, HostStatus.TIMEOUT, "late", 1500);
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.kill("h2", f.id, 1000)))),
-                    f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000));
+                    f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000, Tasks.AUDIT));
             assertEquals(HostStatus.KILLING, f.host("h2").status());
         }
     }
@@ -160,10 +160,10 @@ class ActionStoreTest {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             var refused = Optional.of(new ActionStore.Outcome("current status cannot kill", null, List.of()));
-            assertEquals(refused, f.actions.hostAction(f.id, "h1", HostAction.KILL, 2000));
-            assertEquals(refused, f.actions.hostAction(f.id, "h3", HostAction.KILL, 2000));
-            f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000);
-            assertEquals(refused, f.actions.hostAction(f.id, "h2", HostAction.KILL, 2100), "already killing");
+            assertEquals(refused, f.actions.hostAction(f.id, "h1", HostAction.KILL, 2000, Tasks.AUDIT));
+            assertEquals(refused, f.actions.hostAction(f.id, "h3", HostAction.KILL, 2000, Tasks.AUDIT));
+            f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000, Tasks.AUDIT);
+            assertEquals(refused, f.actions.hostAction(f.id, "h2", HostAction.KILL, 2100, Tasks.AUDIT), "already killing");
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.KILLING, HostStatus.WAITING, HostStatus.WAITING), f.statuses());
         }
     }
@@ -174,13 +174,13 @@ class ActionStoreTest {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.start("h1", f.id, 2000)))),
-                    f.actions.hostAction(f.id, "h1", HostAction.REDO, 2000));
+                    f.actions.hostAction(f.id, "h1", HostAction.REDO, 2000, Tasks.AUDIT));
             assertEquals(new TaskHost(f.id, "h1", HostStatus.RUNNING, "", ""), f.host("h1"));
             // A clock that is not newer than the current run still makes a new run.
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.start("h1", f.id, 2001)))),
-                    f.actions.hostAction(f.id, "h1", HostAction.REDO, 1500));
+                    f.actions.hostAction(f.id, "h1", HostAction.REDO, 1500, Tasks.AUDIT));
             assertEquals(Optional.of(new ActionStore.Outcome("", null, List.of(HostChange.start("h3", f.id, 3000)))),
-                    f.actions.hostAction(f.id, "h3", HostAction.REDO, 3000), "a waiting host may be redone too");
+                    f.actions.hostAction(f.id, "h3", HostAction.REDO, 3000, Tasks.AUDIT), "a waiting host may be redone too");
             assertEquals(List.of(new ibex.core.Assignment(f.id, 2001, ibex.core.Assignment.Kind.START)), Tasks.assignments(f.dispatch, "h1"));
         }
     }
@@ -192,7 +192,7 @@ class ActionStoreTest {
             var f = Fixture.of(db);
             for (var a : HostAction.values()) {
                 assertEquals(Optional.of(new ActionStore.Outcome("no such host", null, List.of())),
-                        f.actions.hostAction(f.id, "h9", a, 2000), a.wire());
+                        f.actions.hostAction(f.id, "h9", a, 2000, Tasks.AUDIT), a.wire());
             }
         }
     }
@@ -202,13 +202,30 @@ class ActionStoreTest {
     void hostAction_onAFinishedTask_isEmpty_andChangesNothing(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
-            f.actions.taskAction(f.id, TaskAction.CANCEL, 1500);
+            f.actions.taskAction(f.id, TaskAction.CANCEL, 1500, Tasks.AUDIT);
             f.dispatch.record(List.of(new DispatchStore.Result(f.id, "h2", 1000, HostStatus.FAILED, "", "")));
             assertTrue(f.dispatch.finishIfIdle(f.id));
             for (var a : HostAction.values()) {
-                assertEquals(Optional.empty(), f.actions.hostAction(f.id, "h1", a, 2000), a.wire());
+                assertEquals(Optional.empty(), f.actions.hostAction(f.id, "h1", a, 2000, Tasks.AUDIT), a.wire());
             }
             assertEquals(HostStatus.SUCCESS, f.host("h1").status());
+        }
+    }
+
+    /** An action and its audit row are one transaction: what took effect is audited, what was refused is not. */
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void actions_areAuditedWithTheirEffect_refusalsAreNot(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var f = Fixture.of(db);
+            var audit = new AuditStore(db);
+            f.actions.taskAction(f.id, TaskAction.PAUSE, 2000, Tasks.AUDIT.forTask(f.id));
+            f.actions.hostAction(f.id, "h3", HostAction.KILL, 2000, Tasks.AUDIT.forTask(f.id));   // waiting: "current status cannot kill"
+            f.actions.hostAction(f.id, "h2", HostAction.KILL, 2000, Tasks.AUDIT.forTask(f.id));
+            f.actions.taskAction(f.id + 1, TaskAction.START, 2000, Tasks.AUDIT.forTask(f.id + 1));   // no such task
+            // Newest first, after the creation's own entry.
+            assertEquals(List.of("test", "test", "create"), audit.list(f.id, 10).stream().map(AuditStore.Entry::action).toList());
+            assertEquals(List.of(), audit.list(f.id + 1, 10));
         }
     }
 }

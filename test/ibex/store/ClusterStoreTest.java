@@ -27,13 +27,13 @@ class ClusterStoreTest {
             var oldDone = new java.util.ArrayList<Long>();
             for (int i = 0; i < 5; i++) {
                 long id = Tasks.create(tasks, Tasks.spec("h1", "h2"), old);
-                Tasks.actions(db).taskAction(id, TaskAction.CANCEL, 1);
+                Tasks.actions(db).taskAction(id, TaskAction.CANCEL, 1, Tasks.AUDIT);
                 assertTrue(dispatch.finishIfIdle(id));
                 oldDone.add(id);
             }
             long oldOpen = Tasks.create(tasks, Tasks.spec("h1"), old);
             long recentDone = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
-            Tasks.actions(db).taskAction(recentDone, TaskAction.CANCEL, 1);
+            Tasks.actions(db).taskAction(recentDone, TaskAction.CANCEL, 1, Tasks.AUDIT);
             assertTrue(dispatch.finishIfIdle(recentDone));
 
             long cutoff = Tasks.now().minus(Duration.ofDays(30)).toEpochMilli();

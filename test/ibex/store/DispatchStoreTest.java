@@ -65,7 +65,7 @@ class DispatchStoreTest {
             long id = Tasks.create(tasks, Tasks.spec(hosts.toArray(String[]::new)), Tasks.now());
             var planned = dispatch.waiting(id, n);
             assertEquals(hosts, planned);
-            Tasks.actions(db).hostAction(id, "b7", HostAction.IGNORE, 1);   // after the plan, before the dispatch
+            Tasks.actions(db).hostAction(id, "b7", HostAction.IGNORE, 1, Tasks.AUDIT);   // after the plan, before the dispatch
             var expected = hosts.stream().filter(h -> !h.equals("b7")).toList();
             assertEquals(expected, dispatch.dispatch(id, planned, 900, Optional.empty()));
             assertEquals(List.of(new Assignment(id, 900, Assignment.Kind.START)), Tasks.assignments(dispatch, "b1"));
@@ -86,7 +86,7 @@ class DispatchStoreTest {
             var tasks = new TaskStore(db);
             var dispatch = Tasks.dispatch(db);
             long id = Tasks.create(tasks, Tasks.spec("h1", "h2", "h3", "h4"), Tasks.now());
-            Tasks.actions(db).hostAction(id, "h2", HostAction.IGNORE, 1);
+            Tasks.actions(db).hostAction(id, "h2", HostAction.IGNORE, 1, Tasks.AUDIT);
             assertEquals(List.of("h1", "h3"), dispatch.waiting(id, 2));
 
             assertEquals(List.of("h1", "h3"), dispatch.dispatch(id, List.of("h1", "h2", "h3"), 700, Optional.of(TaskAction.PAUSE)));
@@ -110,7 +110,7 @@ class DispatchStoreTest {
             long b = Tasks.create(tasks, Tasks.spec("h1", "h2"), Tasks.now());
             dispatch.dispatch(a, List.of("h1"), 100, Optional.empty());
             dispatch.dispatch(b, List.of("h1", "h2"), 200, Optional.empty());
-            Tasks.actions(db).hostAction(b, "h1", HostAction.KILL, 300);
+            Tasks.actions(db).hostAction(b, "h1", HostAction.KILL, 300, Tasks.AUDIT);
             assertEquals(List.of(new Assignment(a, 100, Assignment.Kind.START), new Assignment(b, 200, Assignment.Kind.KILL)),
                     Tasks.assignments(dispatch, "h1"));
             assertEquals(List.of(new Assignment(b, 200, Assignment.Kind.START)), Tasks.assignments(dispatch, "h2"));
@@ -144,7 +144,7 @@ class DispatchStoreTest {
             var dispatch = Tasks.dispatch(db);
             long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
-            Tasks.actions(db).hostAction(id, "h1", HostAction.REDO, 2000);
+            Tasks.actions(db).hostAction(id, "h1", HostAction.REDO, 2000, Tasks.AUDIT);
             var stale = new DispatchStore.Result(id, "h1", 1000, HostStatus.FAILED, "old", "old");
             assertEquals(List.of(), dispatch.record(List.of(stale)));
             assertEquals(new TaskHost(id, "h1", HostStatus.RUNNING, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
@@ -178,7 +178,7 @@ class DispatchStoreTest {
             var dispatch = Tasks.dispatch(db);
             long id = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             dispatch.dispatch(id, List.of("h1"), 1000, Optional.empty());
-            Tasks.actions(db).hostAction(id, "h1", HostAction.IGNORE, 1500);
+            Tasks.actions(db).hostAction(id, "h1", HostAction.IGNORE, 1500, Tasks.AUDIT);
             var late = new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "out", "");
             assertEquals(List.of(), dispatch.record(List.of(late)));
             assertEquals(new TaskHost(id, "h1", HostStatus.IGNORED, "", ""), tasks.host(id, "h1", TaskStore.Output.BOTH).orElseThrow());
@@ -219,7 +219,7 @@ class DispatchStoreTest {
             dispatch.dispatch(id, List.of("h1", "h2"), 1000, Optional.empty());
             dispatch.record(List.of(new DispatchStore.Result(id, "h1", 1000, HostStatus.SUCCESS, "", "")));
             assertFalse(dispatch.finishIfIdle(id), "h2 is running");
-            Tasks.actions(db).hostAction(id, "h2", HostAction.KILL, 1100);
+            Tasks.actions(db).hostAction(id, "h2", HostAction.KILL, 1100, Tasks.AUDIT);
             assertFalse(dispatch.finishIfIdle(id), "h2 is killing");
             dispatch.record(List.of(new DispatchStore.Result(id, "h2", 1000, HostStatus.KILLED, "", "")));
             assertEquals(Optional.of(TaskAction.START), tasks.action(id));

@@ -197,7 +197,7 @@ class TaskStoreTest {
             var dispatch = Tasks.dispatch(db);
             long open = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             long finished = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
-            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
+            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1, Tasks.AUDIT);
             assertTrue(dispatch.finishIfIdle(finished));
             var list = tasks.list(List.of(), null, Tasks.now().minus(Duration.ofDays(1)), 20, 0).list();
             assertEquals(List.of(finished, open), list.stream().map(TaskMeta::id).toList());
@@ -213,7 +213,7 @@ class TaskStoreTest {
             var tasks = new TaskStore(db);
             long open = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
             long finished = Tasks.create(tasks, Tasks.spec("h1"), Tasks.now());
-            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1);
+            Tasks.actions(db).taskAction(finished, TaskAction.CANCEL, 1, Tasks.AUDIT);
             Tasks.dispatch(db).finishIfIdle(finished);
             long unknown = finished + 100;
             assertEquals(List.of(unknown, finished), tasks.doneIds(List.of(unknown, open, finished, unknown, open)));

@@ -7,6 +7,9 @@ import java.util.List;
 
 /** Task specs for store tests, built through {@link TaskSpec#from} so they obey the API's rules. */
 final class Tasks {
+    /** An audit entry for actions in store tests. */
+    static final AuditStore.Entry AUDIT = new AuditStore.Entry(0, 1, "alice", "127.0.0.1", "test", 0, "", "", "");
+
     private Tasks() {
     }
 

@@ -56,7 +56,10 @@ final class AuditRoute {
         log(e, hosts);
     }
 
-    /** The audit entry for a request; a creation hands it to the store with its task (TaskStore.create). */
+    /**
+     * The audit entry for a request; a creation or an action hands it to the store, which writes it
+     * in the same transaction (TaskStore.create, ActionStore).
+     */
     static AuditStore.Entry entry(Http.Call c, ApiServer.Deps deps, String action, long taskId, List<String> hosts, String script,
                                   String detail) {
         var remote = c.exchange().getRemoteAddress().getAddress().getHostAddress();

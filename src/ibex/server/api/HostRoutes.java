@@ -30,7 +30,8 @@ final class HostRoutes {
             // The original silently does nothing for an unknown host action.
             return Http.ok();
         }
-        var outcome = deps.actions().hostAction(meta.id(), host, action.get(), deps.clock().millis());
+        var audit = AuditRoute.entry(c, deps, "host " + action.get().wire(), meta.id(), java.util.List.of(host), null, "");
+        var outcome = deps.actions().hostAction(meta.id(), host, action.get(), deps.clock().millis(), audit);
         if (outcome.isEmpty()) {
             return Http.err(200, "task already finished, no more taskAction can do");
         }
@@ -38,7 +39,7 @@ final class HostRoutes {
         if (!o.err().isEmpty()) {
             return Http.err(200, o.err());
         }
-        AuditRoute.record(c, deps, "host " + action.get().wire(), meta.id(), java.util.List.of(host), null, "");
+        AuditRoute.log(audit, java.util.List.of(host));
         deps.push().accept(o.changes());
         deps.wake().accept(meta.id());
         return o.dat() == null ? Http.ok() : Http.dat(Json.value(o.dat()));

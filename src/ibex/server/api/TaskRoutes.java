@@ -125,11 +125,12 @@ final class TaskRoutes {
         if (action.isEmpty()) {
             return Http.err(200, "action invalid");
         }
-        var outcome = deps.actions().taskAction(meta.id(), action.get(), deps.clock().millis());
+        var audit = AuditRoute.entry(c, deps, action.get().wire(), meta.id(), List.of(), null, "");
+        var outcome = deps.actions().taskAction(meta.id(), action.get(), deps.clock().millis(), audit);
         if (outcome.isEmpty()) {
             return Http.err(200, "task already finished, no more action can do");
         }
-        AuditRoute.record(c, deps, action.get().wire(), meta.id(), List.of(), null, "");
+        AuditRoute.log(audit, List.of());
         deps.push().accept(outcome.get().changes());
         deps.wake().accept(meta.id());
         return Http.ok();
