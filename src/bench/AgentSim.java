@@ -463,12 +463,15 @@ final class AgentSim {
         long s = ++c.seq;
         int slot = (int) (s & 15);
         c.sentSeq[slot] = s;
-        c.sentAt[slot] = now;
+        // The round trip starts when this heartbeat is written, not when the loop began the batch it is
+        // in: a batch of beats due together takes time to write, and that time is the simulator's.
+        var frame = new Heartbeat(s, reports);
+        c.sentAt[slot] = System.nanoTime();
         if (now >= windowStart) {
             sent++;
         }
         try {
-            send(c, new Heartbeat(s, reports));
+            send(c, frame);
         } catch (IOException e) {
             fail(c, e);
         }
