@@ -86,7 +86,7 @@ public final class Agent implements AutoCloseable {
         this.config = config;
         this.version = version;
         this.meta = new MetaDir(config.metaDir());
-        this.runner = new Runner(meta, Spawner.best(), f -> {
+        this.runner = new Runner(meta, Spawner::best, f -> {
             unacked.put(new Runner.Key(f.taskId(), f.clock()), f.done());
             beatNow.release();
         }, Duration.ofMillis(config.task().killGraceMs()), InstantSource.system());

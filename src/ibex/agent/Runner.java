@@ -22,6 +22,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Runs scripts as processes, under the wrapper of {@link Command}.
@@ -34,7 +35,7 @@ import java.util.function.Consumer;
  *     waits until they are gone, and is {@code killfailed} when one outlives KILL.</li>
  * <li>After an agent restart ({@link #recover}) a run still going is adopted (found by its
  *     wrapper's argv, verified by start time) and watched, timed and killable as before; a run that
- *     ended meanwhile is finished from its exit file; only a run whose wrapper vanished without a
+ *     ended meanwhile is finished from the exit status in its log; only a run whose wrapper vanished without a
  *     status is reported failed for want of knowledge.</li>
  * </ul>
  * This file is over 400 lines because start, stop, watching and adoption share the one private
@@ -91,7 +92,9 @@ final class Runner {
     }
 
     private final MetaDir meta;
-    private final Spawner spawner;
+    private final Supplier<Spawner> spawners;
+    /** Made at the first start: an agent that runs nothing does not load the foreign function API (BENCHMARKS.md P4). */
+    private volatile Spawner spawner;
     private final Consumer<Finished> finished;
     private final Duration grace;
     private final InstantSource clock;
@@ -103,9 +106,9 @@ final class Runner {
     private final Map<Key, Boolean> starting = new HashMap<>();
     private final ScheduledThreadPoolExecutor timers = timers();
 
-    Runner(MetaDir meta, Spawner spawner, Consumer<Finished> finished, Duration grace, InstantSource clock) {
+    Runner(MetaDir meta, Supplier<Spawner> spawners, Consumer<Finished> finished, Duration grace, InstantSource clock) {
         this.meta = meta;
-        this.spawner = spawner;
+        this.spawners = spawners;
         this.finished = finished;
         this.grace = grace;
         this.clock = clock;
@@ -138,12 +141,13 @@ final class Runner {
     /**
      * Starts one run and returns at once: the run counts as {@link #running} from here, so it is
      * not started again by this agent; the rest happens on a thread of its own, so the runs of one
-     * assignment list start side by side and a slow start delays no other. There the started
-     * marker is written before anything else, so a run is never started twice for the same clock
-     * across agent restarts either (an agent killed before the marker was written had not started
-     * the script). A run that cannot start ends failed with the reason in its stderr.
+     * assignment list start side by side and a slow start delays no other. There the run's log
+     * is created before anything else, so a run is never started twice for the same clock across
+     * agent restarts either (an agent killed before the log was created had not started the
+     * script). A run that cannot start ends failed with the reason in its stderr.
      */
     void start(MetaDir.Inputs s, long clock) {
+        var spawner = spawner();
         var key = new Key(s.taskId(), clock);
         synchronized (starting) {
             starting.put(key, false);
@@ -161,7 +165,7 @@ final class Runner {
                 return;
             }
             try {
-                launch(s, clock);
+                launch(spawner, s, clock);
             } catch (IOException | RuntimeException e) {
                 try {
                     fail(s.taskId(), clock, "ibex: cannot start the script: " + e.getMessage());
@@ -176,7 +180,7 @@ final class Runner {
         });
     }
 
-    private void launch(MetaDir.Inputs s, long clock) throws IOException {
+    private void launch(Spawner spawner, MetaDir.Inputs s, long clock) throws IOException {
         long id = s.taskId();
         var script = meta.script(id);
         var args = Command.args(s.args());
@@ -219,6 +223,21 @@ final class Runner {
         if (killAsked) {
             stop(run, Stop.KILL, false);
         }
+    }
+
+    /** The spawner; a volatile read once it is made, as every start asks for it at once (P5). */
+    private Spawner spawner() {
+        var s = spawner;
+        if (s == null) {
+            synchronized (spawners) {
+                s = spawner;
+                if (s == null) {
+                    s = spawners.get();
+                    spawner = s;
+                }
+            }
+        }
+        return s;
     }
 
     /** Kills a run: TERM now, KILL after the grace period. */
@@ -301,7 +320,7 @@ final class Runner {
         return meta.run(key.taskId(), key.clock()).map(MetaDir.Run::exit).orElse(OptionalInt.empty());
     }
 
-    /** The wrapper's exit status, or -1 when waiting for it failed (then its exit file still has the script's). */
+    /** The wrapper's exit status, or -1 when waiting for it failed (the run's log still has the script's). */
     private static int exitOf(Run run) {
         try {
             return run.exit.join();

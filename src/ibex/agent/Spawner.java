@@ -14,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * script started), stdin on a file, stdout and stderr appended to files created readable by the
  * agent's user only, no other descriptor of the agent inherited, in the agent user's working directory.
  * {@link PosixSpawn} does it with one posix_spawn; {@link Jdk}, for a libc without what that needs,
- * with ProcessBuilder and {@code setsid}. {@link #best} picks once, when the agent starts.
+ * with ProcessBuilder and {@code setsid}. {@link #best} picks once, at the agent's first start of a run.
  */
 sealed interface Spawner permits PosixSpawn, Spawner.Jdk {
     /** A started process and its exit status: the code, or 128 + the signal that ended it. */

@@ -8,7 +8,7 @@
  * <h2>What the agent promises (docs/agent.md has the operator's view)</h2>
  * <ul>
  * <li><b>Never twice.</b> {@code <clock>.run} is created before a script starts; a (task,
- *     clock) with that marker is never started again, across reconnects and restarts.</li>
+ *     clock) with that log is never started again, across reconnects and restarts.</li>
  * <li><b>Done means the script exited.</b> Every run is {@code /bin/sh -c WRAP ...}
  *     ({@link ibex.agent.Command}) in a session of its own
  *     ({@link ibex.agent.Spawner}): the wrapper waits for the script alone and appends its exit

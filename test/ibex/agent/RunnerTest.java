@@ -56,7 +56,7 @@ class RunnerTest {
         meta = new MetaDir(dir.resolve("meta"));
         spawner = spawnerName.equals("posix_spawn") ? PosixSpawn.load().orElseThrow() : new Spawner.Jdk();
         assertEquals(spawnerName, spawner.toString());
-        runner = new Runner(meta, spawner, finished::add, GRACE, InstantSource.system());
+        runner = new Runner(meta, () -> spawner, finished::add, GRACE, InstantSource.system());
     }
 
     @AfterEach
