@@ -217,13 +217,17 @@ public final class Agent implements AutoCloseable {
         }
     }
 
-    /** Starts and kills first; forgetting acked results (file removals) can wait for that. */
+    /**
+     * Starts and kills first; forgetting acked results (file removals) can wait for that. A task
+     * still assigned, or with a run of it starting or going, keeps its directory: a redo's start may
+     * be creating its log there right now (the list that acks one run can start the next).
+     */
     private void assignments(Assignments a) throws IOException {
+        var ids = new HashSet<Long>();
+        a.tasks().forEach(t -> ids.add(t.taskId()));
         synchronized (this) {
             assigned = a.tasks();
             assignedKnown = true;
-            var ids = new HashSet<Long>();
-            a.tasks().forEach(t -> ids.add(t.taskId()));
             handled.keySet().retainAll(ids);
             inputs.keySet().retainAll(ids);
         }
@@ -231,7 +235,7 @@ public final class Agent implements AutoCloseable {
         for (var ack : a.acks()) {
             if (!runner.running(ack.taskId(), ack.clock())) {
                 unacked.remove(new Runner.Key(ack.taskId(), ack.clock()));
-                meta.forget(ack.taskId(), ack.clock());
+                meta.forget(ack.taskId(), ack.clock(), ids.contains(ack.taskId()) || runner.hasRunOf(ack.taskId()));
             }
         }
     }

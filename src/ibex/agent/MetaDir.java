@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -284,8 +285,12 @@ final class MetaDir {
         return out;
     }
 
-    /** Forgets one run; removes the task directory once no run is left in it. */
-    void forget(long taskId, long clock) throws IOException {
+    /**
+     * Forgets one run; unless {@code keepTask}, removes the task directory too when no other run's
+     * log is in it. One plain listing: a glob compiles a pattern per call, which costs in the
+     * agent's interpreter at every ack.
+     */
+    void forget(long taskId, long clock, boolean keepTask) throws IOException {
         var dir = taskDir(taskId);
         // An ack can come twice (a result resent before the first ack arrived): the second finds nothing.
         if (!Files.isDirectory(dir)) {
@@ -294,12 +299,26 @@ final class MetaDir {
         for (var suffix : new String[] {".run", ".stdout", ".stderr"}) {
             Files.deleteIfExists(dir.resolve(clock + suffix));
         }
-        try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, "*.run")) {
-            if (left.iterator().hasNext()) {
-                return;
+        if (keepTask) {
+            return;
+        }
+        var left = new ArrayList<Path>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (var f : files) {
+                if (f.getFileName().toString().endsWith(".run")) {
+                    return;
+                }
+                left.add(f);
             }
         }
-        deleteTask(dir);
+        for (var f : left) {
+            Files.deleteIfExists(f);
+        }
+        try {
+            Files.deleteIfExists(dir);
+        } catch (DirectoryNotEmptyException e) {
+            // Something arrived meanwhile: the directory stays until tidy finds it unused.
+        }
     }
 
     /**

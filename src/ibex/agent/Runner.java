@@ -131,6 +131,14 @@ final class Runner {
         }
     }
 
+    /** Whether a run of this task is going or starting here. */
+    boolean hasRunOf(long taskId) {
+        synchronized (starting) {
+            return running.keySet().stream().anyMatch(k -> k.taskId() == taskId)
+                    || starting.keySet().stream().anyMatch(k -> k.taskId() == taskId);
+        }
+    }
+
     /** The runs going now, in a stable order. */
     List<Key> runningKeys() {
         var keys = new ArrayList<>(running.keySet());

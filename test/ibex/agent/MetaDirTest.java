@@ -146,13 +146,23 @@ class MetaDirTest {
             Files.writeString(meta.stdout(2, clock), "out");
             meta.markDone(2, clock, new MetaDir.Done(HostStatus.SUCCESS, 0));
         }
-        meta.forget(2, 1);
+        meta.forget(2, 1, false);
         try (var files = Files.list(meta.taskDir(2))) {
             assertTrue(files.noneMatch(f -> f.getFileName().toString().startsWith("1.")), "run 1's files are gone");
         }
-        meta.forget(2, 2);
+        meta.forget(2, 2, false);
         assertFalse(Files.exists(meta.taskDir(2)));
-        meta.forget(2, 2);   // a second ack finds nothing
+        meta.forget(2, 2, false);   // a second ack finds nothing
+    }
+
+    /** The list that acks a task's last run may start its redo: the script must still be there. */
+    @Test
+    void forget_ofATaskStillAssigned_keepsItsScript() throws IOException {
+        script(12);
+        meta.markStarted(12, 1, 0, 0);
+        meta.forget(12, 1, true);
+        assertFalse(meta.started(12, 1));
+        assertTrue(Files.exists(meta.script(12)));
     }
 
     @Test
