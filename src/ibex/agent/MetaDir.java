@@ -60,11 +60,12 @@ import java.util.UUID;
  * it is old.
  */
 final class MetaDir {
-    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE = perms("rw-------");
-    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_EXEC = perms("rwx------");
-    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_DIR = perms("rwx------");
-    private static final Set<PosixFilePermission> PASSAGE_DIR = PosixFilePermissions.fromString("rwx--x--x");
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> PASSAGE_DIR = PosixFilePermissions.fromString("rwx--x--x");
+    /** A new script or directory: rwx for the agent's user only. */
+    private static final FileAttribute<Set<PosixFilePermission>> OWNER_RWX = PosixFilePermissions.asFileAttribute(OWNER_ONLY);
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
     private static final Set<StandardOpenOption> CREATE_NEW = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     private static final OpenOption[] APPEND = {StandardOpenOption.WRITE, StandardOpenOption.APPEND};
     /** What a run reads as stdin when its task has none. */
@@ -78,10 +79,6 @@ final class MetaDir {
         // Others may traverse (a script running as another account reaches its own task
         // directory) but not list the tasks.
         Files.setPosixFilePermissions(root, PASSAGE_DIR);
-    }
-
-    private static FileAttribute<Set<PosixFilePermission>> perms(String rwx) {
-        return PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(rwx));
     }
 
     Path root() {
@@ -123,13 +120,13 @@ final class MetaDir {
     Inputs writeScript(TaskScript s) throws IOException {
         var dir = taskDir(s.taskId());
         try {
-            Files.createDirectory(dir, PRIVATE_DIR);
+            Files.createDirectory(dir, OWNER_RWX);
         } catch (FileAlreadyExistsException e) {
             Files.setPosixFilePermissions(dir, OWNER_ONLY);
         }
         Command.EXEC_LOCK.writeLock().lock();
         try {
-            writeNew(dir.resolve("script"), s.script(), PRIVATE_EXEC);
+            writeNew(dir.resolve("script"), s.script(), OWNER_RWX);
         } finally {
             Command.EXEC_LOCK.writeLock().unlock();
         }

@@ -76,8 +76,7 @@ final class PosixSpawn implements Spawner {
         spawn = handle(linker, libc, "posix_spawn", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
         strerror = handle(linker, libc, "strerror", ADDRESS, JAVA_INT);
         var capture = Linker.Option.captureCallState("errno");
-        waitpid = linker.downcallHandle(libc.find("waitpid").orElseThrow(),
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), capture);
+        waitpid = linker.downcallHandle(symbol(libc, "waitpid"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), capture);
         errno = Linker.Option.captureStateLayout().varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
         var global = Arena.global();
@@ -112,8 +111,12 @@ final class PosixSpawn implements Spawner {
     }
 
     private static MethodHandle handle(Linker linker, SymbolLookup libc, String name, MemoryLayout result, MemoryLayout... args) {
-        var symbol = libc.find(name).orElseThrow(() -> new UnsupportedOperationException("libc has no " + name));
-        return linker.downcallHandle(symbol, FunctionDescriptor.of(result, args));
+        return linker.downcallHandle(symbol(libc, name), FunctionDescriptor.of(result, args));
+    }
+
+    /** A libc function; one that is missing (glibc older than 2.34) makes {@link #load} fall back. */
+    private static MemorySegment symbol(SymbolLookup libc, String name) {
+        return libc.find(name).orElseThrow(() -> new IllegalStateException("this libc has no " + name));
     }
 
     private static void check(String what, int result) {
