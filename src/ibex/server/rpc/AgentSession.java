@@ -119,10 +119,14 @@ final class AgentSession implements ReadLoop.Readable {
             socket.setTcpNoDelay(true);
             int handshakeMs = channel == null ? Frames.TLS_HELLO_TIMEOUT_MS : Frames.HELLO_TIMEOUT_MS;
             socket.setSoTimeout(handshakeMs);
-            // The read timeout is renewed by every byte; this bounds the whole handshake, so a
-            // client dripping its Hello cannot hold the connection.
+            // The read timeout is renewed by every byte; this bounds the agent's part of the
+            // handshake, so a client dripping its Hello cannot hold the connection. Once the agent
+            // is registered what is left is the server's own work, which a server busy with a
+            // connect storm may finish late: closing then would throw that work away and bring
+            // the agent back into the storm.
             hub.timer.schedule(() -> {
-                if (!welcomed) {
+                if (!registered && !closed()) {
+                    Log.warn("rpc", "agent " + label() + ": no Hello within " + handshakeMs + " ms of connecting, closing");
                     close();
                 }
             }, handshakeMs, java.util.concurrent.TimeUnit.MILLISECONDS);
