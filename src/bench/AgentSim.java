@@ -43,9 +43,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * server on a 2-core machine.
  *
  * <pre>
- * usage: AgentSim --server HOST:PORT --prefix P --count N [--interval MS] [--connect-rate PER_S] [--run-ms MS]
+ * usage: AgentSim --server HOST:PORT --prefix P --count N [--source 127.N] [--interval MS] [--connect-rate PER_S] [--run-ms MS]
  * stdin: "reset" (start a window), "stats" (print STATS of the window), "interval MS", "tasks" (print TASK
- *        lines), "quit"; stdout: "READY n" once n agents are welcomed, then answers.
+ *        lines), "quit"; stdout: "READY n ms=… errors=…" once n agents are welcomed, then answers.
  * </pre>
  */
 final class AgentSim {
@@ -80,6 +80,8 @@ final class AgentSim {
 
     private final class Conn {
         final String host;
+        /** The loopback address this agent connects from; null for the system's choice. */
+        final InetSocketAddress source;
         SocketChannel ch;
         /** Bytes of an incomplete frame carried over to the next read; null when none. */
         byte[] partial;
@@ -87,7 +89,8 @@ final class AgentSim {
         boolean live;
         boolean dead;
         long seq;
-        long nextBeat;
+        /** Counts the connection's openings: a beat scheduled for an earlier one is dropped. */
+        int life;
         final long[] sentSeq = new long[16];
         final long[] sentAt = new long[16];
         final Map<Long, Run> runs = new HashMap<>();
@@ -97,24 +100,42 @@ final class AgentSim {
         int failures;
         long retryAt;
 
-        Conn(String host) {
+        Conn(String host, InetSocketAddress source) {
             this.host = host;
+            this.source = source;
         }
     }
 
     private final InetSocketAddress server;
     private final String prefix;
+    /**
+     * The first two octets of the loopback addresses the agents connect from (127.N), one address
+     * per agent, or null. From one address to one server port, Linux finds each connection's
+     * ephemeral port by a search that grows with the connections already open (with 18,000 it
+     * held the simulator in connect() for seconds, which the server rightly took for agents
+     * that never said Hello); a fleet comes from many addresses anyway.
+     */
+    private final String source;
     private final int count;
     private long intervalNanos;
     private final int connectRate;
     private final long runNanos;
     private final Selector selector;
     private final List<Conn> conns = new ArrayList<>();
-    private final PriorityQueue<Conn> beats = new PriorityQueue<>((a, b) -> Long.compare(a.nextBeat, b.nextBeat));
+    /**
+     * One scheduled heartbeat. Entries are immutable: a connection that reconnected has a stale
+     * entry besides its new one, and a key changed inside the queue would break its order.
+     */
+    private record Due(long at, Conn conn, int life) {
+    }
+
+    private final PriorityQueue<Due> beats = new PriorityQueue<>((a, b) -> Long.compare(a.at(), b.at()));
     private final PriorityQueue<Object[]> completions = new PriorityQueue<>((a, b) -> Long.compare(((Run) a[1]).doneAtNanos, ((Run) b[1]).doneAtNanos));
     private final ConcurrentLinkedQueue<String> commands = new ConcurrentLinkedQueue<>();
     private final Map<Long, TaskStat> tasks = new TreeMap<>();
     private final Hist rtt = new Hist();
+    /** How late each heartbeat left against its schedule: the simulator's own stalls, apart from the server's. */
+    private final Hist lag = new Hist();
     private static final int READ_BUFFER = 64 * 1024;
     private ByteBuffer rbuf = ByteBuffer.allocate(READ_BUFFER);
     private long windowStart;
@@ -132,9 +153,11 @@ final class AgentSim {
     private boolean readyPrinted;
     private String lastError = "";
 
-    private AgentSim(InetSocketAddress server, String prefix, int count, int intervalMs, int connectRate, int runMs) throws IOException {
+    private AgentSim(InetSocketAddress server, String prefix, String source, int count, int intervalMs, int connectRate, int runMs)
+            throws IOException {
         this.server = server;
         this.prefix = prefix;
+        this.source = source;
         this.count = count;
         this.intervalNanos = intervalMs * NANOS_PER_MS;
         this.connectRate = connectRate;
@@ -148,7 +171,7 @@ final class AgentSim {
             a.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         var hp = a.getOrDefault("server", "127.0.0.1:20090").split(":");
-        var sim = new AgentSim(new InetSocketAddress(hp[0], Integer.parseInt(hp[1])), a.getOrDefault("prefix", "sim-"),
+        var sim = new AgentSim(new InetSocketAddress(hp[0], Integer.parseInt(hp[1])), a.getOrDefault("prefix", "sim-"), a.get("source"),
                 Integer.parseInt(a.getOrDefault("count", "100")), Integer.parseInt(a.getOrDefault("interval", "1000")),
                 Integer.parseInt(a.getOrDefault("connect-rate", "3000")), Integer.parseInt(a.getOrDefault("run-ms", "0")));
         Thread.ofPlatform().daemon().name("stdin").start(sim::readCommands);
@@ -177,24 +200,29 @@ final class AgentSim {
             long now = System.nanoTime();
             long allowed = Math.min(count, (now - started) * connectRate / 1_000_000_000L + 1);
             while (opened < allowed) {
-                var c = new Conn(prefix + opened);
+                var c = new Conn(prefix + opened, source == null ? null
+                        : new InetSocketAddress(source + "." + (opened / 250) + "." + (opened % 250 + 1), 0));
                 conns.add(c);
                 open(c);
                 opened++;
             }
             // Beats due within the next millisecond go now: select() sleeps in whole milliseconds,
             // and polling with selectNow() until the exact nanosecond burned a core.
-            while (!beats.isEmpty() && beats.peek().nextBeat <= now + NANOS_PER_MS) {
-                var c = beats.poll();
-                if (c.dead) {
-                    continue;
+            while (!beats.isEmpty() && beats.peek().at() <= now + NANOS_PER_MS) {
+                var due = beats.poll();
+                var c = due.conn();
+                if (c.dead || due.life() != c.life) {
+                    continue;   // a beat of a connection that has since closed (and maybe reopened)
+                }
+                if (now >= windowStart) {
+                    lag.record((now - due.at()) / 1000);
                 }
                 beat(c, now);
-                c.nextBeat += intervalNanos;
-                if (c.nextBeat < now - intervalNanos) {
-                    c.nextBeat = now + intervalNanos;    // fell far behind: skip, do not burst
+                long next = due.at() + intervalNanos;
+                if (next < now - intervalNanos) {
+                    next = now + intervalNanos;    // fell far behind: skip, do not burst
                 }
-                beats.add(c);
+                beats.add(new Due(next, c, c.life));
             }
             while (!completions.isEmpty() && ((Run) completions.peek()[1]).doneAtNanos <= now) {
                 var item = completions.poll();
@@ -227,12 +255,13 @@ final class AgentSim {
             }
             if (!readyPrinted && liveNow >= count) {
                 readyPrinted = true;
-                System.out.println("READY " + liveNow);
+                System.out.println("READY " + liveNow + " ms=" + (now - started) / NANOS_PER_MS + " errors=" + errors + " lastError="
+                        + lastError.replace(' ', '_'));
                 System.out.flush();
             }
             long next = Long.MAX_VALUE;
             if (!beats.isEmpty()) {
-                next = beats.peek().nextBeat;
+                next = beats.peek().at();
             }
             if (!completions.isEmpty()) {
                 next = Math.min(next, ((Run) completions.peek()[1]).doneAtNanos);
@@ -268,6 +297,7 @@ final class AgentSim {
     }
 
     private void open(Conn c) throws IOException {
+        c.life++;
         c.dead = false;
         c.live = false;
         c.partial = null;
@@ -277,6 +307,9 @@ final class AgentSim {
         c.ch = SocketChannel.open();
         c.ch.configureBlocking(false);
         c.ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        if (c.source != null) {
+            c.ch.bind(c.source);
+        }
         c.ch.connect(server);
         c.ch.register(selector, SelectionKey.OP_CONNECT, c);
     }
@@ -362,8 +395,7 @@ final class AgentSim {
                 c.failures = 0;
                 welcomed++;
                 liveNow++;
-                c.nextBeat = System.nanoTime() + ThreadLocalRandom.current().nextLong(intervalNanos);
-                beats.add(c);
+                beats.add(new Due(System.nanoTime() + ThreadLocalRandom.current().nextLong(intervalNanos), c, c.life));
             }
             case Assignments a -> assignments(c, a);
             case TaskScript t -> c.scripts.add(t.taskId());
@@ -508,7 +540,9 @@ final class AgentSim {
             case "reset" -> {
                 windowStart = System.nanoTime();
                 sent = replies = lost = errors = reconnects = 0;
+                lastError = "";
                 rtt.clear();
+                lag.clear();
             }
             case "stats" -> {
                 long now = System.nanoTime();
@@ -526,7 +560,7 @@ final class AgentSim {
                 }
                 System.out.println("STATS conns=" + conns.size() + " live=" + live + " welcomed=" + welcomed + " sent=" + sent
                         + " replies=" + replies + " lost=" + lost + " late=" + late + " errors=" + errors + " closed=" + closed
-                        + " pushes=" + pushes + " reconnects=" + reconnects + " windowMs=" + (now - windowStart) / NANOS_PER_MS + " rtt=" + rtt.encode()
+                        + " pushes=" + pushes + " reconnects=" + reconnects + " windowMs=" + (now - windowStart) / NANOS_PER_MS + " rtt=" + rtt.encode() + " lag=" + lag.encode()
                         + " lastError=" + lastError.replace(' ', '_'));
             }
             case "interval" -> {
@@ -535,8 +569,7 @@ final class AgentSim {
                 beats.clear();
                 for (var c : conns) {
                     if (c.live && !c.dead) {
-                        c.nextBeat = now + ThreadLocalRandom.current().nextLong(intervalNanos);
-                        beats.add(c);
+                        beats.add(new Due(now + ThreadLocalRandom.current().nextLong(intervalNanos), c, c.life));
                     }
                 }
             }

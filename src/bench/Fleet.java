@@ -24,12 +24,17 @@ final class Fleet {
         for (int p = 0; p < procs; p++) {
             int count = n / procs + (p < n % procs ? 1 : 0);
             var argv = new ArrayList<>(List.of(b.java.toString(), "-XX:+UseSerialGC", "-Xss256k", "-Xmx768m", "-cp", b.classPath,
-                    "bench.AgentSim", "--server", "127.0.0.1:" + server.rpcPort, "--prefix", tag + "-p" + p + "-",
+                    "bench.AgentSim", "--server", "127.0.0.1:" + server.rpcPort, "--prefix", tag + "-p" + p + "-", "--source", "127." + (10 + p),
                     "--count", Integer.toString(count), "--interval", "1000", "--connect-rate", "4000"));
             list.add(new Procs.Child(argv, b.scratch.resolve(tag + "-sim" + p + ".err")));
         }
-        for (var s : list) {
-            s.await("READY", 60 + n / 500);
+        for (int p = 0; p < list.size(); p++) {
+            var ready = kv(list.get(p).await("READY", 60 + n / 500));
+            if (!ready.get("errors").equals("0")) {
+                b.note("while " + n + " agents connected: simulator " + p + " had " + ready.get("errors") + " connection(s) fail and"
+                        + " retried them (last: " + ready.get("lastError").replace('_', ' ') + "); all were held after " + ready.get("ms")
+                        + " ms; windows start after the warm-up");
+            }
         }
         return list;
     }
@@ -47,7 +52,7 @@ final class Fleet {
     }
 
     /** One measured window of heartbeats. */
-    record Window(double serverRate, double simRate, Hist rtt, long dropped, long held, double serverCpu, double serverRssMed,
+    record Window(double serverRate, double simRate, Hist rtt, Hist lag, long dropped, long held, double serverCpu, double serverRssMed,
                   double serverRssMax, double simCpu, double machine, double connected, long threads, long fds, double handleP99) {
     }
 
@@ -65,6 +70,7 @@ final class Fleet {
         sims.forEach(s -> s.send("stats"));
         w.stop();
         var rtt = new Hist();
+        var lag = new Hist();
         double replies = 0;
         long dropped = 0;
         long held = 0;
@@ -72,6 +78,7 @@ final class Fleet {
         for (int i = 0; i < sims.size(); i++) {
             var kv = kv(sims.get(i).await("STATS", 30));
             rtt.merge(Hist.decode(kv.get("rtt")));
+            lag.merge(Hist.decode(kv.get("lag")));
             replies += Double.parseDouble(kv.get("replies"));
             dropped += Long.parseLong(kv.get("lost")) + Long.parseLong(kv.get("late")) + Long.parseLong(kv.get("errors"));
             held += Long.parseLong(kv.get("live"));
@@ -80,7 +87,7 @@ final class Fleet {
                 b.note("simulator " + i + " last error: " + kv.get("lastError").replace('_', ' '));
             }
         }
-        return new Window(Ibex.delta(before, after, "ibex_heartbeats_total") / w.seconds, replies / w.seconds, rtt, dropped, held,
+        return new Window(Ibex.delta(before, after, "ibex_heartbeats_total") / w.seconds, replies / w.seconds, rtt, lag, dropped, held,
                 w.cpu[0], w.rssMedian(0), w.rssMax(0), simCpu, w.machineBusy, after.getOrDefault("ibex_agents_connected", 0.0),
                 Procs.status(server.pid(), "Threads"), Procs.fds(server.pid()),
                 Ibex.histogramQuantileMs(before, after, "ibex_heartbeat_handling_seconds", 0.99));
@@ -106,7 +113,7 @@ final class Fleet {
         int warm = b.quick ? 3 : 10;
         int fastAt = b.quick ? 5000 : 10000;
         var t = new Table("agents × interval", "heartbeats/s handled (median; per run)", "round trip p50 / p99 / max (ms)",
-                "held at end / dropped", "server CPU % of a core", "server RSS (median; max)", "server threads / fds", "simulator CPU %",
+                "simulator lateness p99 / max (ms)", "held at end / dropped", "server CPU % of a core", "server RSS (median; max)", "server threads / fds", "simulator CPU %",
                 "machine busy % (of 200)");
         var notes = new ArrayList<String>();
         double rssAt10k = Double.NaN;
@@ -154,6 +161,10 @@ final class Fleet {
                 + " then beat at a fixed rate with a random phase; " + warm + " s warm-up, then " + runs + " window(s) of " + window
                 + " s. Heartbeats/s are the server's own count (ibex_heartbeats_total on /metrics) over the window; round trips"
                 + " are measured in the simulator (Heartbeat written → Assignments with that seq read), pooled over its processes.");
+        notes.add("Each simulated agent connects from its own loopback address (127.10.x.y, 127.11.x.y, …), as a fleet comes from"
+                + " many addresses. From one address to one server port, Linux searches for each new connection's ephemeral port"
+                + " past the ones already open; at 18,000 that held the simulator in connect() for seconds (35 % of all CPU in"
+                + " __inet_hash_connect under perf), and earlier runs' p99 of 57–205 ms and one reconnect storm at 18,000 were that.");
         notes.add("Dropped = heartbeats without a reply (lost or > 5 s late) + simulator connection errors. The simulator runs"
                 + " on the same 2 cores; its CPU is shown, like the original's load generator.");
         int max = sizes[sizes.length - 1];
@@ -175,11 +186,16 @@ final class Fleet {
     private static List<String> row(String label, List<Window> ws) {
         var rates = ws.stream().map(Window::serverRate).toList();
         var rtt = new Hist();
-        ws.forEach(w -> rtt.merge(w.rtt()));
+        var lag = new Hist();
+        ws.forEach(w -> {
+            rtt.merge(w.rtt());
+            lag.merge(w.lag());
+        });
         long dropped = ws.stream().mapToLong(Window::dropped).sum();
         return List.of(label,
                 Stats.f(Stats.median(rates)) + " (" + Stats.runs(rates) + ")",
                 Hist.ms(rtt.quantile(0.5)) + " / " + Hist.ms(rtt.quantile(0.99)) + " / " + Hist.ms(rtt.max()),
+                Hist.ms(lag.quantile(0.99)) + " / " + Hist.ms(lag.max()),
                 ws.stream().mapToLong(Window::held).min().orElse(0) + " / " + dropped,
                 Stats.f(Stats.median(ws.stream().map(Window::serverCpu).toList())),
                 Stats.f(Stats.median(ws.stream().map(Window::serverRssMed).toList())) + " MB; "
