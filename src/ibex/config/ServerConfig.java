@@ -27,7 +27,7 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
             Map.entry("Log", LogConfig.KEYS),
             Map.entry("HTTP", List.of("Host", "Port", "CertFile", "KeyFile", "MaxContentLength", "AllowInsecure", "MetricsAuth")),
             Map.entry("BasicAuth", Bind.ANY_KEY),
-            Map.entry("RPC", List.of("Listen", "Token", "CertFile", "KeyFile")),
+            Map.entry("RPC", List.of("Listen", "Token", "CertFile", "KeyFile", "MaxConnections")),
             Map.entry("Limits", List.of("MaxHosts", "MaxScriptBytes", "MaxArgsBytes", "MaxStdinBytes")),
             Map.entry("Heartbeat", List.of("IP", "Interval")),
             Map.entry("Scheduler", List.of("NoAgentGrace", "Backstop", "RetentionDays")),
@@ -146,24 +146,27 @@ public record ServerConfig(Path file, LogConfig log, Http http, Map<String, Stri
     /**
      * Where agents connect: {@code [RPC] Listen}; port 0 takes any free port (tests).
      *
-     * @param token    the shared secret agents prove they know (HMAC of a nonce); null = none
-     * @param certFile with keyFile, TLS on the agent port
+     * @param token          the shared secret agents prove they know (HMAC of a nonce); null = none
+     * @param certFile       with keyFile, TLS on the agent port
+     * @param maxConnections agent connections held at once; 0 = the open-file limit less a reserve
      */
-    public record Rpc(String host, int port, String token, Path certFile, Path keyFile) {
+    public record Rpc(String host, int port, String token, Path certFile, Path keyFile, int maxConnections) {
         static Rpc from(Bind.Section s) {
             var listen = s.hostPort("Listen", "0.0.0.0:20090", 0);
             var token = s.secret("Token", "");
             if (!token.isEmpty() && token.length() < 16) {
                 throw s.error("Token", "must be at least 16 characters (a long random string), got " + token.length());
             }
-            var rpc = new Rpc(listen.host(), listen.port(), token.isEmpty() ? null : token, s.path("CertFile", null), s.path("KeyFile", null));
+            var rpc = new Rpc(listen.host(), listen.port(), token.isEmpty() ? null : token, s.path("CertFile", null), s.path("KeyFile", null),
+                    s.integer("MaxConnections", 0, 0, 1_000_000));
             pair(s, rpc.certFile, rpc.keyFile, "TLS");
             return rpc;
         }
 
         @Override
         public String toString() {
-            return "Rpc[" + host + ":" + port + (token == null ? "" : ", token set") + (certFile == null ? "" : ", tls") + "]";
+            return "Rpc[" + host + ":" + port + (token == null ? "" : ", token set") + (certFile == null ? "" : ", tls")
+                    + (maxConnections == 0 ? "" : ", maxConnections=" + maxConnections) + "]";
         }
     }
 

@@ -30,6 +30,9 @@ public final class Counters {
         KILLS("ibex_kills_total", "Kills requested through this server (hosts moved to killing)."),
         FRAME_ERRORS("ibex_frame_errors_total", "Agent connections closed for a malformed, oversize or unexpected frame."),
         AGENT_CONNECTS("ibex_agent_connects_total", "Agents welcomed on the agent port."),
+        AGENT_REFUSALS("ibex_agent_connections_refused_total",
+                "Connections the agent port refused at once: its MaxConnections, or one address's handshakes in progress, were reached."),
+        HANDSHAKE_TIMEOUTS("ibex_handshake_timeouts_total", "Agent connections closed for not sending their Hello in time."),
         PUSHES("ibex_pushes_total", "Assignments pushed to agents between heartbeats (new starts and kills).");
 
         public final String metric;

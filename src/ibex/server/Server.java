@@ -61,7 +61,14 @@ public final class Server implements AutoCloseable {
         var pins = new PinStore(db);
         var counters = new Counters();
         Scheduler[] sched = new Scheduler[1];
-        hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX, rpc.token()),
+        int files = openFileLimit();
+        int maxConnections = rpc.maxConnections() > 0 ? rpc.maxConnections() : Math.max(64, files - FILES_KEPT);
+        if (rpc.maxConnections() > files - FILES_KEPT) {
+            Log.warn("server", "[RPC] MaxConnections " + rpc.maxConnections() + " leaves fewer than " + FILES_KEPT
+                    + " of this process's " + files + " file descriptors for HTTP, the database and logs; raise the limit"
+                    + " (LimitNOFILE in the systemd unit) or lower MaxConnections");
+        }
+        hub = new AgentHub(name, new AgentHub.Settings(beat.intervalMs(), Frames.DEFAULT_MAX, rpc.token(), maxConnections),
                 dispatch, new ProgressStore(db), cluster, pins, tasks, id -> sched[0].wake(id), clock, counters);
         rpcAddress = hub.start(listener);
         gauges(counters, db, hub);
@@ -85,13 +92,36 @@ public final class Server implements AutoCloseable {
                     + "here and in every agentd.conf");
         }
         Log.info("server", "ibex " + version + " server ready: http " + address(httpAddress) + ", agents "
-                + address(rpcAddress) + ", store " + db.display() + ", scheduler " + name
+                + address(rpcAddress) + " (at most " + maxConnections + " connections), store " + db.display() + ", scheduler " + name
                 + (httpTls != null ? ", https" : "") + (rpcTls != null ? ", agent tls" : ""));
+    }
+
+    /** File descriptors kept out of the agent port's default share: HTTP clients, the database pool, logs, the JDK. */
+    static final int FILES_KEPT = 1024;
+
+    /**
+     * This process's open-file limit (the JVM raises the soft limit to the hard one at start), from
+     * /proc/self/limits; 65,536, the systemd unit's LimitNOFILE, where it cannot be read.
+     */
+    static int openFileLimit() {
+        try {
+            for (var line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    var soft = line.substring("Max open files".length()).strip().split("\\s+")[0];
+                    return soft.equals("unlimited") ? Integer.MAX_VALUE : (int) Math.min(Integer.MAX_VALUE, Long.parseLong(soft));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or an unexpected format: the default below
+        }
+        return 65_536;
     }
 
     /** The values /metrics reads at each scrape, next to the counters the parts keep. */
     private static void gauges(Counters c, Database db, AgentHub hub) {
         c.gauge("ibex_agents_connected", "Agents connected to this server now.", hub::connected);
+        c.gauge("ibex_agent_connections_open", "Connections on the agent port now, handshaking or welcomed.", hub::connectionsOpen);
+        c.gauge("ibex_agent_connections_max", "Connections the agent port holds at most ([RPC] MaxConnections).", hub::maxConnections);
         var status = new StatusStore(db);
         c.gauge("ibex_tasks_unfinished", "Unfinished tasks by action (all servers of the database).", "action", status::tasksByAction);
         c.gauge("ibex_task_hosts", "Hosts of unfinished tasks by status (all servers of the database).", "status", status::hostsByStatus);

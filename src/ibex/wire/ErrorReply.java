@@ -19,6 +19,8 @@ public record ErrorReply(int code, String message) implements Message {
     public static final int TOO_LARGE = 5;
     /** The sender failed on its own side. */
     public static final int INTERNAL = 6;
+    /** The server holds as many connections as it may take; the agent tries again later. */
+    public static final int BUSY = 7;
 
     public ErrorReply {
         Objects.requireNonNull(message, "message");
@@ -33,6 +35,7 @@ public record ErrorReply(int code, String message) implements Message {
             case HOST_TAKEN -> "HOST_TAKEN";
             case TOO_LARGE -> "TOO_LARGE";
             case INTERNAL -> "INTERNAL";
+            case BUSY -> "BUSY";
             default -> "code " + code;
         };
     }

@@ -7,10 +7,12 @@
  * <ol>
  * <li>The agent connects over TCP. The server sends {@link ibex.wire.Greeting} first, carrying its
  *     {@link ibex.wire.Frames#PROTOCOL_VERSION}, its name and {@link ibex.wire.Greeting#NONCE_BYTES}
- *     fresh random bytes.</li>
+ *     fresh random bytes; or, when it holds as many connections as it may, ErrorReply BUSY instead
+ *     (plain port; a TLS port just closes), and closes. The agent tries again after its backoff.</li>
  * <li>The agent answers {@link ibex.wire.Hello} within {@link ibex.wire.Frames#HELLO_TIMEOUT_MS}
  *     ({@link ibex.wire.Frames#TLS_HELLO_TIMEOUT_MS} on a TLS port, TLS handshake included);
- *     otherwise the server closes the connection (no reply). A first frame from the agent that is not a
+ *     otherwise the server closes the connection (no reply). The bound ends once the Hello has
+ *     passed the server's checks: what remains is the server's work. A first frame from the agent that is not a
  *     Hello gets ErrorReply PROTOCOL.</li>
  * <li>The server answers {@link ibex.wire.Welcome} (accepted) or {@link ibex.wire.ErrorReply} and
  *     closes: VERSION when the Hello's version differs from its own, AUTH when authentication fails
@@ -98,7 +100,8 @@
  *                           i32 timeoutSeconds
  * 0x13 ScriptRequest  A&rarr;S  i64 taskId
  * 0x7F ErrorReply     both  i32 code, string message      (codes: ErrorReply.PROTOCOL = 1, VERSION = 2,
- *                           AUTH = 3, HOST_TAKEN = 4, TOO_LARGE = 5, INTERNAL = 6; unknown = INTERNAL)
+ *                           AUTH = 3, HOST_TAKEN = 4, TOO_LARGE = 5, INTERNAL = 6,
+ *                           BUSY = 7; unknown = INTERNAL)
  * </pre>
  *
  * <h2>Compatibility</h2>

@@ -39,7 +39,7 @@ class ServerConfigTest {
         assertEquals(List.of(), c.warnings());
         assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false, true), c.http());
         assertEquals(Map.of(), c.basicAuth());
-        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
+        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null, 0), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
         assertEquals("h2", c.db().type());
         assertEquals(16, c.db().maxOpenConns());
@@ -51,7 +51,7 @@ class ServerConfigTest {
         var c = load("");
         var data = Path.of("data/ibex").toAbsolutePath();
         assertEquals(new ServerConfig.Http("127.0.0.1", 10090, null, null, 4 * 1024 * 1024, false, true), c.http());
-        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null), c.rpc());
+        assertEquals(new ServerConfig.Rpc("0.0.0.0", 20090, null, null, null, 0), c.rpc());
         assertEquals(new ServerConfig.Heartbeat("", 1000), c.heartbeat());
         assertEquals(new ServerConfig.Db("h2", "jdbc:h2:file:" + data
                 + ";MODE=MySQL;DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=10000;DB_CLOSE_ON_EXIT=FALSE", "", "", 16, "h2 " + data),
@@ -180,7 +180,7 @@ class ServerConfigTest {
                 """);
         assertEquals(new LogConfig("file", Path.of("/var/log/ibex"), "DEBUG"), c.log());
         assertEquals(new ServerConfig.Http("0.0.0.0", 0, Path.of("c.pem").toAbsolutePath(), Path.of("/etc/k.pem"), 2048, true, false), c.http());
-        assertEquals(new ServerConfig.Rpc("::1", 0, "0123456789abcdef", Path.of("r.pem").toAbsolutePath(), Path.of("rk.pem").toAbsolutePath()), c.rpc());
+        assertEquals(new ServerConfig.Rpc("::1", 0, "0123456789abcdef", Path.of("r.pem").toAbsolutePath(), Path.of("rk.pem").toAbsolutePath(), 0), c.rpc());
         assertEquals(new ibex.core.TaskLimits(5, 2048, 4096, 8192), c.limits());
         assertEquals(new ServerConfig.Scheduler(3, 6, 0), c.scheduler());
         assertEquals(new ServerConfig.Heartbeat("10.1.2.3", 100), c.heartbeat());

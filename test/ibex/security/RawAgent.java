@@ -50,10 +50,41 @@ final class RawAgent implements AutoCloseable {
     }
 
     static RawAgent connect(InetSocketAddress server) throws IOException {
+        return connect(server, null);
+    }
+
+    /** Connects from the loopback address {@code from} (any of 127.0.0.0/8), or the system's choice when null. */
+    static RawAgent connect(InetSocketAddress server, String from) throws IOException {
+        return new RawAgent(open(server, from));
+    }
+
+    /**
+     * Connects from {@code from} expecting the server to refuse at once: returns the text of its
+     * BUSY reply, after checking that the server then closed the connection.
+     */
+    static String refusedAtConnect(InetSocketAddress server, String from) throws IOException {
+        try (var s = open(server, from)) {
+            s.setSoTimeout(10_000);
+            var in = new FrameReader(new BufferedInputStream(s.getInputStream()), Frames.DEFAULT_MAX);
+            var reply = assertInstanceOf(ErrorReply.class, in.read(), "a refusal instead of the Greeting");
+            assertEquals(ErrorReply.BUSY, reply.code(), reply::message);
+            try {
+                fail("expected the server to close the connection, got " + in.read());
+            } catch (EOFException | SocketException expected) {
+                // closed
+            }
+            return reply.message();
+        }
+    }
+
+    private static Socket open(InetSocketAddress server, String from) throws IOException {
         var s = new Socket();
+        if (from != null) {
+            s.bind(new InetSocketAddress(from, 0));
+        }
         s.connect(server, 5000);
         s.setTcpNoDelay(true);
-        return new RawAgent(s);
+        return s;
     }
 
     static KeyPair newKeys() {

@@ -68,6 +68,10 @@ final class SecureServer implements AutoCloseable {
             return new Options(http + "\n" + lines, rpc, more, caFile);
         }
 
+        Options withRpc(String lines) {
+            return new Options(http, rpc + "\n" + lines, more, caFile);
+        }
+
         Options withMore(String lines) {
             return new Options(http, rpc, more + "\n" + lines, caFile);
         }
@@ -303,7 +307,19 @@ final class SecureServer implements AutoCloseable {
         return fail("task " + id + ": waited 60 s for " + what + "; last seen " + last);
     }
 
-    JsonObject awaitDone(long id) {
+    /** A sample of /metrics without labels, e.g. ibex_agents_connected. */
+    long metric(String name) {
+        var r = get("/metrics");
+        assertEquals(200, r.status(), r::toString);
+        for (var line : r.body().split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return (long) Double.parseDouble(line.substring(name.length() + 1).strip());
+            }
+        }
+        return fail("no " + name + " in /metrics:\n" + r.body());
+    }
+
+        JsonObject awaitDone(long id) {
         return await(id, "done", t -> t.get("meta").asObject().getBoolean("done", false));
     }
 

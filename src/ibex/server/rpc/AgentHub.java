@@ -10,6 +10,8 @@ import ibex.store.GroupCommit;
 import ibex.store.PinStore;
 import ibex.store.ProgressStore;
 import ibex.store.TaskStore;
+import ibex.wire.ErrorReply;
+import ibex.wire.FrameWriter;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -27,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLContext;
 
@@ -39,13 +42,15 @@ import javax.net.ssl.SSLContext;
  */
 public final class AgentHub implements AutoCloseable {
     /**
-     * Agent port settings: the heartbeat pace agents are told, the frame limit, and the token
-     * agents must prove they know (null: none; the server warns at start).
+     * Agent port settings: the heartbeat pace agents are told, the frame limit, the token agents
+     * must prove they know (null: none; the server warns at start), and the most connections held
+     * at once (see {@link Admission}).
      */
-    public record Settings(int heartbeatMs, int maxFrameBytes, String token) {
+    public record Settings(int heartbeatMs, int maxFrameBytes, String token, int maxConnections) {
         @Override
         public String toString() {
-            return "Settings[heartbeatMs=" + heartbeatMs + ", maxFrameBytes=" + maxFrameBytes + (token == null ? "" : ", token set") + "]";
+            return "Settings[heartbeatMs=" + heartbeatMs + ", maxFrameBytes=" + maxFrameBytes + (token == null ? "" : ", token set")
+                    + ", maxConnections=" + maxConnections + "]";
         }
     }
 
@@ -76,6 +81,10 @@ public final class AgentHub implements AutoCloseable {
     final Semaphore largeFrames = new Semaphore(LARGE_FRAMES_KIB);
     static final int LARGE_FRAMES_KIB = 128 * 1024;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
+    final Admission admission;
+    /** When a refusal at accept was last logged (System.nanoTime); refusals come in storms. */
+    private final AtomicLong refusalLogged = new AtomicLong(System.nanoTime() - REFUSAL_LOG_NANOS);
+    private static final long REFUSAL_LOG_NANOS = 10_000_000_000L;
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     /** Handshake deadlines: one platform thread for every connection's timer. */
     final ScheduledExecutorService timer =
@@ -100,6 +109,7 @@ public final class AgentHub implements AutoCloseable {
         this.resultsStored = resultsStored;
         this.clock = clock;
         this.counters = counters;
+        this.admission = new Admission(settings.maxConnections());
         this.results = new GroupCommit<>(512, perHeartbeat -> {
             var all = new ArrayList<DispatchStore.Result>();
             perHeartbeat.forEach(all::addAll);
@@ -142,14 +152,55 @@ public final class AgentHub implements AutoCloseable {
         while (!listener.isClosed()) {
             try {
                 Socket s = listener.accept();
-                threads.submit(() -> new AgentSession(this, s).run());
+                var ticket = admission.admit(s.getInetAddress());
+                if (ticket == null) {
+                    refuse(s);
+                } else {
+                    threads.submit(() -> new AgentSession(this, s, ticket).run());
+                }
             } catch (IOException e) {
                 if (!listener.isClosed()) {
-                    Log.warn("rpc", "accept failed: " + e.getMessage());
+                    // Out of file descriptors, accept fails at once until one is freed: pause
+                    // rather than spin a core and fill the log.
+                    Log.warn("rpc", "accept failed: " + e.getMessage() + "; pausing the agent port for 100 ms");
+                    sleep(100);
                 }
             } catch (RuntimeException e) {
                 Log.error("rpc", "accept loop", e);
             }
+        }
+    }
+
+    /**
+     * Tells a connection over the limit why it is closed (plain port; a TLS one is just closed,
+     * as its handshake could take seconds) and closes it; logs at most once per 10 s, with the count.
+     */
+    private void refuse(Socket s) {
+        counters.inc(Counters.Counter.AGENT_REFUSALS);
+        String why = admission.refusal(s.getInetAddress());
+        long now = System.nanoTime();
+        long last = refusalLogged.get();
+        if (now - last >= REFUSAL_LOG_NANOS && refusalLogged.compareAndSet(last, now)) {
+            Log.warn("rpc", "refusing agent connections (" + counters.get(Counters.Counter.AGENT_REFUSALS)
+                    + " so far, this one from " + s.getInetAddress().getHostAddress() + "): " + why);
+        }
+        threads.submit(() -> {
+            try (s) {
+                if (s.getChannel() != null) {
+                    s.setSoTimeout(1000);
+                    new FrameWriter(s.getOutputStream()).write(new ErrorReply(ErrorReply.BUSY, why));
+                }
+            } catch (IOException e) {
+                // The connection is refused either way.
+            }
+        });
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -273,6 +324,15 @@ public final class AgentHub implements AutoCloseable {
         } catch (RuntimeException e) {
             Log.error("rpc", "liveness sweep", e);
         }
+    }
+
+    /** Connections held now, handshaking or welcomed. */
+    public int connectionsOpen() {
+        return admission.open();
+    }
+
+    public int maxConnections() {
+        return admission.max();
     }
 
     /** Agents connected now. */

@@ -62,6 +62,10 @@ final class AgentSession implements ReadLoop.Readable {
     private final AtomicBoolean flushQueued = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
+    /** This connection's place in the hub's {@link Admission}. */
+    private final Admission.Ticket ticket;
+    /** Still counted as handshaking by its address: until registered or closed, whichever comes first. */
+    private final AtomicBoolean handshaking = new AtomicBoolean(true);
     /** The plain connection's channel, watched by the read loop once welcomed; null for TLS. */
     private final SocketChannel channel;
     /** The partial frame of a watched connection, between two reads. */
@@ -83,9 +87,10 @@ final class AgentSession implements ReadLoop.Readable {
     /** When this connection was accepted: runs started before it are not counted as dispatched by it. */
     private final long since;
 
-    AgentSession(AgentHub hub, Socket socket) {
+    AgentSession(AgentHub hub, Socket socket, Admission.Ticket ticket) {
         this.hub = hub;
         this.socket = socket;
+        this.ticket = ticket;
         this.since = hub.clock.millis();
         this.remote = socket.getRemoteSocketAddress().toString().replaceFirst("^/", "");
         this.channel = socket.getChannel();
@@ -127,6 +132,7 @@ final class AgentSession implements ReadLoop.Readable {
             hub.timer.schedule(() -> {
                 if (!registered && !closed()) {
                     Log.warn("rpc", "agent " + label() + ": no Hello within " + handshakeMs + " ms of connecting, closing");
+                    hub.counters.inc(Counters.Counter.HANDSHAKE_TIMEOUTS);
                     close();
                 }
             }, handshakeMs, java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -137,6 +143,7 @@ final class AgentSession implements ReadLoop.Readable {
                     hub.settings().maxFrameBytes());
             out = new FrameWriter(socket.getOutputStream());
             if (!handshake(in)) {
+                end();      // refused: the refusal is written, the timer need not close it
                 return;
             }
             if (channel != null) {
@@ -207,6 +214,9 @@ final class AgentSession implements ReadLoop.Readable {
             return false;
         }
         registered = true;
+        if (handshaking.compareAndSet(true, false)) {
+            hub.admission.registered(ticket);
+        }
         var current = hub.dispatch.assignments(List.of(host)).get(host);
         synchronized (assignments) {
             current.forEach(a -> assignments.put(a.taskId(), a));
@@ -585,6 +595,9 @@ final class AgentSession implements ReadLoop.Readable {
                 try {
                     flush();
                 } catch (IOException e) {
+                    if (!closed()) {
+                        Log.warn("rpc", "agent " + label() + ": closing, a push failed: " + e.getMessage());
+                    }
                     close();
                 }
             });
@@ -642,6 +655,7 @@ final class AgentSession implements ReadLoop.Readable {
             } catch (IOException ignored) {
                 // Nothing left to do for a socket that fails to close.
             }
+            hub.admission.closed(ticket, handshaking.getAndSet(false));
         }
     }
 }
