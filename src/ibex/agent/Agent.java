@@ -117,7 +117,12 @@ public final class Agent implements AutoCloseable {
                 session(server, agentId);
                 backoff = 1000;
             } catch (Refused e) {
-                Log.error("agent", "server " + server + " refused this agent: " + e.getMessage());
+                // BUSY passes by itself; any other refusal needs a person (token, version, host name).
+                if (e.code == ErrorReply.BUSY) {
+                    Log.warn("agent", "server " + server + " is full for now: " + e.getMessage());
+                } else {
+                    Log.error("agent", "server " + server + " refused this agent: " + e.getMessage());
+                }
                 backoff = 10_000;
             } catch (IOException e) {
                 if (running) {
@@ -127,7 +132,8 @@ public final class Agent implements AutoCloseable {
                 closeSocket();
             }
             if (running && next % servers.size() == 0) {
-                sleep(backoff);
+                // Jittered: a fleet that lost its server at one moment must not come back in step.
+                sleep(backoff / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
                 backoff = Math.min(10_000, backoff * 2);
             }
         }
@@ -135,8 +141,11 @@ public final class Agent implements AutoCloseable {
 
     /** An ErrorReply from the server: this connection ends and the agent tries again later. */
     private static final class Refused extends IOException {
-        Refused(String message) {
-            super(message);
+        final int code;
+
+        Refused(ErrorReply e) {
+            super(ErrorReply.codeName(e.code()) + ": " + e.message());
+            this.code = e.code();
         }
     }
 
@@ -146,7 +155,11 @@ public final class Agent implements AutoCloseable {
         s.setSoTimeout(Frames.HELLO_TIMEOUT_MS);
         var in = new FrameReader(new BufferedInputStream(s.getInputStream(), 16 * 1024), Frames.DEFAULT_MAX);
         out = new FrameWriter(new BufferedOutputStream(s.getOutputStream(), 16 * 1024));
-        if (!(in.read() instanceof Greeting g) || g.protocolVersion() != Frames.PROTOCOL_VERSION) {
+        var first = in.read();
+        if (first instanceof ErrorReply e) {
+            throw new Refused(e);       // e.g. BUSY: the server is full
+        }
+        if (!(first instanceof Greeting g) || g.protocolVersion() != Frames.PROTOCOL_VERSION) {
             out.write(new ErrorReply(ErrorReply.VERSION, "this agent speaks protocol " + Frames.PROTOCOL_VERSION));
             throw new IOException("the server speaks another protocol version");
         }
@@ -154,7 +167,7 @@ public final class Agent implements AutoCloseable {
         out.write(Handshake.hello(g.nonce(), host, agentId, version, config.heartbeat().token(), keys));
         var reply = in.read();
         if (reply instanceof ErrorReply e) {
-            throw new Refused(ErrorReply.codeName(e.code()) + ": " + e.message());
+            throw new Refused(e);
         }
         if (!(reply instanceof Welcome w)) {
             throw new IOException("expected Welcome, got " + reply.getClass().getSimpleName());
@@ -273,8 +286,15 @@ public final class Agent implements AutoCloseable {
                 case START -> runner.start(inputs.get(id), a.clock());
                 case KILL -> runner.kill(id, a.clock());
                 case KILLED_BEFORE_START -> {
-                    meta.markStarted(id, a.clock(), System.currentTimeMillis(), 0);
-                    runner.fail(id, a.clock(), "ibex: killed before it started on this host");
+                    try {
+                        meta.markStarted(id, a.clock(), System.currentTimeMillis(), 0);
+                        runner.fail(id, a.clock(), "ibex: killed before it started on this host");
+                    } catch (IOException e) {
+                        // The journal cannot be written (a full disk): tried again with the next list.
+                        // Ending the connection over it would only bring the same list back.
+                        Log.error("agent", "task " + id + " clock " + a.clock() + ": cannot record its kill before it started", e);
+                        continue;
+                    }
                 }
             }
             // Until its script is here, a start is looked at again with every list and script.

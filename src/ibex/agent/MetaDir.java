@@ -172,8 +172,24 @@ final class MetaDir {
 
     /** Creates the run's log with its first line, or fails when it exists: a run is started once. */
     void markStarted(long taskId, long clock, long epochMs, int timeoutSeconds) throws IOException {
-        try (var ch = Files.newByteChannel(runFile(taskId, clock), CREATE_NEW, PRIVATE_FILE)) {
-            ch.write(ByteBuffer.wrap(("started " + epochMs + " " + timeoutSeconds + "\n").getBytes(StandardCharsets.ISO_8859_1)));
+        var line = ByteBuffer.wrap(("started " + epochMs + " " + timeoutSeconds + "\n").getBytes(StandardCharsets.ISO_8859_1));
+        var f = runFile(taskId, clock);
+        try {
+            writeStarted(f, line);
+        } catch (NoSuchFileException e) {
+            // A run killed before its script came: its task has no directory yet.
+            try {
+                Files.createDirectory(f.getParent(), OWNER_RWX);
+            } catch (FileAlreadyExistsException raced) {
+                // made meanwhile by the script's arrival
+            }
+            writeStarted(f, line);
+        }
+    }
+
+    private static void writeStarted(Path f, ByteBuffer line) throws IOException {
+        try (var ch = Files.newByteChannel(f, CREATE_NEW, PRIVATE_FILE)) {
+            ch.write(line);
         }
     }
 
