@@ -5,7 +5,6 @@ import static ibex.security.SecureServer.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import ibex.wire.Welcome;
 import java.io.IOException;
@@ -38,13 +37,7 @@ class AdmissionTest {
 
                 held.removeFirst().close();
                 // The server sees the close when it reads the end of the stream: poll for the room.
-                long deadline = System.nanoTime() + 10_000_000_000L;
-                while (server.metric("ibex_agent_connections_open") > 2) {
-                    if (System.nanoTime() > deadline) {
-                        fail("a closed agent connection still counted after 10 s");
-                    }
-                    SecureServer.sleep(50);
-                }
+                server.awaitMetric("ibex_agent_connections_open", n -> n == 2, 10, "the closed connection no longer counted");
                 var again = RawAgent.connect(server.rpc());
                 held.add(again);
                 assertInstanceOf(Welcome.class, again.handshake("full-again", TOKEN, RawAgent.newKeys()));
@@ -91,22 +84,11 @@ class AdmissionTest {
             assertEquals(0, server.metric("ibex_agent_connections_refused_total"));
             server.agent("busy-1");
             // Let the agent be refused at least once (it dials at once), then make room.
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (server.metric("ibex_agent_connections_refused_total") == 0) {
-                if (System.nanoTime() > deadline) {
-                    fail("the agent was not refused within 10 s");
-                }
-                SecureServer.sleep(50);
-            }
+            server.awaitMetric("ibex_agent_connections_refused_total", n -> n > 0, 10, "the agent refused");
             holder.close();
+            server.awaitMetric("ibex_agents_connected", n -> n == 0, 10, "the holder gone");
             // Refused, it waits 5 to 10 s (jittered) before dialling again.
-            deadline = System.nanoTime() + 30_000_000_000L;
-            while (server.metric("ibex_agents_connected") != 1) {
-                if (System.nanoTime() > deadline) {
-                    fail("the refused agent was not connected 30 s after room was made");
-                }
-                SecureServer.sleep(100);
-            }
+            server.awaitMetric("ibex_agents_connected", n -> n == 1, 30, "the refused agent connected");
             long id = server.create(SecureServer.task("busy-1").set("action", "start"));
             server.awaitHost(id, "busy-1", "success");
         }

@@ -319,6 +319,18 @@ final class SecureServer implements AutoCloseable {
         return fail("no " + name + " in /metrics:\n" + r.body());
     }
 
+        /** Polls a /metrics sample until it meets the condition; fails after {@code seconds}. */
+    void awaitMetric(String name, java.util.function.LongPredicate ok, int seconds, String what) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        long last;
+        while (!ok.test(last = metric(name))) {
+            if (System.nanoTime() > deadline) {
+                fail("waited " + seconds + " s for " + what + "; " + name + " is " + last);
+            }
+            sleep(50);
+        }
+    }
+
         JsonObject awaitDone(long id) {
         return await(id, "done", t -> t.get("meta").asObject().getBoolean("done", false));
     }
