@@ -25,6 +25,7 @@ class KillBeforeStartTest {
             h.killHost(id, "kbs-1");
             h.agent("kbs-1", "");
             var row = h.awaitEnd(id, "kbs-1", Duration.ofSeconds(30));
+            assertEquals("failed", row.getString("status", ""), row::toString);
             assertTrue(row.getString("stderr", "").contains("ibex: killed before it started on this host"), row::toString);
             assertFalse(Files.exists(marker), "the killed run's script ran");
 
