@@ -290,9 +290,15 @@ public final class Agent implements AutoCloseable {
                         meta.markStarted(id, a.clock(), System.currentTimeMillis(), 0);
                         runner.fail(id, a.clock(), "ibex: killed before it started on this host");
                     } catch (IOException e) {
-                        // The journal cannot be written (a full disk): tried again with the next list.
+                        // The journal cannot be written (a full disk): tried again with the next list,
+                        // from nothing (a log left half-made would read as a run started before).
                         // Ending the connection over it would only bring the same list back.
                         Log.error("agent", "task " + id + " clock " + a.clock() + ": cannot record its kill before it started", e);
+                        try {
+                            meta.forget(id, a.clock(), true);
+                        } catch (IOException again) {
+                            Log.error("agent", "task " + id + " clock " + a.clock() + ": cannot remove its half-made log", again);
+                        }
                         continue;
                     }
                 }

@@ -63,7 +63,7 @@ public final class Server implements AutoCloseable {
         Scheduler[] sched = new Scheduler[1];
         int files = openFileLimit();
         int maxConnections = rpc.maxConnections() > 0 ? rpc.maxConnections() : Math.max(64, files - FILES_KEPT);
-        if (rpc.maxConnections() > files - FILES_KEPT) {
+        if (rpc.maxConnections() > 0 && rpc.maxConnections() > files - FILES_KEPT) {
             Log.warn("server", "[RPC] MaxConnections " + rpc.maxConnections() + " leaves fewer than " + FILES_KEPT
                     + " of this process's " + files + " file descriptors for HTTP, the database and logs; raise the limit"
                     + " (LimitNOFILE in the systemd unit) or lower MaxConnections");

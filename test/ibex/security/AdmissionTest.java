@@ -59,19 +59,40 @@ class AdmissionTest {
                 }
                 assertContains(RawAgent.refusedAtConnect(server.rpc(), "127.0.0.1"),
                         "64 connections from 127.0.0.1 that have not completed their handshake");
-                try (var other = RawAgent.connect(server.rpc(), "127.0.0.2")) {
-                    assertInstanceOf(Welcome.class, other.handshake("other-address", TOKEN, RawAgent.newKeys()));
-                }
                 // One of the 64 completes its handshake: it leaves the address's count, and its
                 // welcomed connection does not count against the address.
                 assertInstanceOf(Welcome.class, silent.getFirst().handshake("nat-host-1", TOKEN, RawAgent.newKeys()));
                 try (var next = RawAgent.connect(server.rpc(), "127.0.0.1")) {
                     assertInstanceOf(Welcome.class, next.handshake("nat-host-2", TOKEN, RawAgent.newKeys()));
                 }
+                try (var other = RawAgent.connect(server.rpc(), "127.0.0.2")) {
+                    assertInstanceOf(Welcome.class, other.handshake("other-address", TOKEN, RawAgent.newKeys()));
+                }
+                // All of it within the 5 s Hello bound: no place was freed by a timeout.
+                assertEquals(0, server.metric("ibex_handshake_timeouts_total"));
             } finally {
                 for (var a : silent) {
                     a.close();
                 }
+            }
+        }
+    }
+
+    @Test
+    void aRefusedHandshake_andOneThatSaidNothing_giveTheirPlaceBack() throws IOException {
+        try (var server = SecureServer.start(SecureServer.Options.token().withRpc("MaxConnections = 1"))) {
+            try (var wrong = RawAgent.connect(server.rpc())) {
+                RawAgent.assertRefused(ibex.wire.ErrorReply.AUTH, wrong.handshake("bad-token", "not-the-token-at-all", RawAgent.newKeys()));
+                wrong.assertClosedByServer();
+            }
+            server.awaitMetric("ibex_agent_connections_open", n -> n == 0, 10, "the refused connection's place given back");
+            try (var silent = RawAgent.connect(server.rpc())) {
+                silent.assertClosedByServer();      // after the 5 s Hello bound
+            }
+            server.awaitMetric("ibex_agent_connections_open", n -> n == 0, 10, "the silent connection's place given back");
+            assertEquals(1, server.metric("ibex_handshake_timeouts_total"));
+            try (var good = RawAgent.connect(server.rpc())) {
+                assertInstanceOf(Welcome.class, good.handshake("after-both", TOKEN, RawAgent.newKeys()));
             }
         }
     }

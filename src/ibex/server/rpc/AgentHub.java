@@ -82,9 +82,21 @@ public final class AgentHub implements AutoCloseable {
     static final int LARGE_FRAMES_KIB = 128 * 1024;
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     final Admission admission;
-    /** When a refusal at accept was last logged (System.nanoTime); refusals come in storms. */
-    private final AtomicLong refusalLogged = new AtomicLong(System.nanoTime() - REFUSAL_LOG_NANOS);
-    private static final long REFUSAL_LOG_NANOS = 10_000_000_000L;
+    /** Refusals at accept and handshake timeouts come in storms: each is logged at most once per 10 s, with a count. */
+    private final Throttle refusalLog = new Throttle();
+    final Throttle handshakeTimeoutLog = new Throttle();
+
+    /** Lets a log line through at most once per 10 s. */
+    static final class Throttle {
+        private static final long EVERY_NANOS = 10_000_000_000L;
+        private final AtomicLong last = new AtomicLong(System.nanoTime() - EVERY_NANOS);
+
+        boolean allow() {
+            long now = System.nanoTime();
+            long then = last.get();
+            return now - then >= EVERY_NANOS && last.compareAndSet(then, now);
+        }
+    }
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     /** Handshake deadlines: one platform thread for every connection's timer. */
     final ScheduledExecutorService timer =
@@ -156,7 +168,7 @@ public final class AgentHub implements AutoCloseable {
                 if (ticket == null) {
                     refuse(s);
                 } else {
-                    threads.submit(() -> new AgentSession(this, s, ticket).run());
+                    serve(s, ticket);
                 }
             } catch (IOException e) {
                 if (!listener.isClosed()) {
@@ -171,6 +183,21 @@ public final class AgentHub implements AutoCloseable {
         }
     }
 
+    private void serve(Socket s, Admission.Ticket ticket) {
+        try {
+            threads.submit(() -> new AgentSession(this, s, ticket).run());
+        } catch (RuntimeException e) {
+            // Stopping (the executor refuses), or the session could not be made: give its place back.
+            admission.closed(ticket, true);
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+            throw e;
+        }
+    }
+
     /**
      * Tells a connection over the limit why it is closed (plain port; a TLS one is just closed,
      * as its handshake could take seconds) and closes it; logs at most once per 10 s, with the count.
@@ -178,9 +205,7 @@ public final class AgentHub implements AutoCloseable {
     private void refuse(Socket s) {
         counters.inc(Counters.Counter.AGENT_REFUSALS);
         String why = admission.refusal(s.getInetAddress());
-        long now = System.nanoTime();
-        long last = refusalLogged.get();
-        if (now - last >= REFUSAL_LOG_NANOS && refusalLogged.compareAndSet(last, now)) {
+        if (refusalLog.allow()) {
             Log.warn("rpc", "refusing agent connections (" + counters.get(Counters.Counter.AGENT_REFUSALS)
                     + " so far, this one from " + s.getInetAddress().getHostAddress() + "): " + why);
         }

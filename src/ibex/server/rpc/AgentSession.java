@@ -131,8 +131,12 @@ final class AgentSession implements ReadLoop.Readable {
             // the agent back into the storm.
             hub.timer.schedule(() -> {
                 if (!registered && !closed()) {
-                    Log.warn("rpc", "agent " + label() + ": no Hello within " + handshakeMs + " ms of connecting, closing");
                     hub.counters.inc(Counters.Counter.HANDSHAKE_TIMEOUTS);
+                    if (hub.handshakeTimeoutLog.allow()) {
+                        Log.warn("rpc", "agent " + label() + ": no Hello read and checked within " + handshakeMs + " ms of connecting"
+                                + " (a silent client, or a server too busy to check it), closing; "
+                                + hub.counters.get(Counters.Counter.HANDSHAKE_TIMEOUTS) + " so far, logged at most every 10 s");
+                    }
                     close();
                 }
             }, handshakeMs, java.util.concurrent.TimeUnit.MILLISECONDS);
