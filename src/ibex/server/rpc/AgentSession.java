@@ -62,6 +62,7 @@ final class AgentSession implements ReadLoop.Readable {
     private final AtomicBoolean flushQueued = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
+    private final AtomicBoolean timedOut = new AtomicBoolean();
     /** This connection's place in the hub's {@link Admission}. */
     private final Admission.Ticket ticket;
     /** Still counted as handshaking by its address: until registered or closed, whichever comes first. */
@@ -122,8 +123,7 @@ final class AgentSession implements ReadLoop.Readable {
     void run() {
         try {
             socket.setTcpNoDelay(true);
-            int handshakeMs = channel == null ? Frames.TLS_HELLO_TIMEOUT_MS : Frames.HELLO_TIMEOUT_MS;
-            socket.setSoTimeout(handshakeMs);
+            socket.setSoTimeout(handshakeMs());
             // The read timeout is renewed by every byte; this bounds the agent's part of the
             // handshake, so a client dripping its Hello cannot hold the connection. Once the agent
             // is registered what is left is the server's own work, which a server busy with a
@@ -131,15 +131,9 @@ final class AgentSession implements ReadLoop.Readable {
             // the agent back into the storm.
             hub.timer.schedule(() -> {
                 if (!registered && !closed()) {
-                    hub.counters.inc(Counters.Counter.HANDSHAKE_TIMEOUTS);
-                    if (hub.handshakeTimeoutLog.allow()) {
-                        Log.warn("rpc", "agent " + label() + ": no Hello read and checked within " + handshakeMs + " ms of connecting"
-                                + " (a silent client, or a server too busy to check it), closing; "
-                                + hub.counters.get(Counters.Counter.HANDSHAKE_TIMEOUTS) + " so far, logged at most every 10 s");
-                    }
-                    close();
+                    handshakeTimedOut();
                 }
-            }, handshakeMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }, handshakeMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
             // A plain connection reads its Hello unbuffered (the frame reader asks for exact
             // lengths), so no byte after it is left in a buffer when the read loop takes over.
             // Small buffers otherwise: 18,000 connections share one heap.
@@ -340,13 +334,33 @@ final class AgentSession implements ReadLoop.Readable {
         return true;
     }
 
+    private int handshakeMs() {
+        return channel == null ? Frames.TLS_HELLO_TIMEOUT_MS : Frames.HELLO_TIMEOUT_MS;
+    }
+
+    /**
+     * The agent's part of the handshake ran out of time: seen by the timer or by the read timeout,
+     * whichever comes first; counted once, logged at most every 10 s (they come in storms), closed.
+     */
+    private void handshakeTimedOut() {
+        if (timedOut.compareAndSet(false, true)) {
+            hub.counters.inc(Counters.Counter.HANDSHAKE_TIMEOUTS);
+            if (hub.handshakeTimeoutLog.allow()) {
+                Log.warn("rpc", "agent " + label() + ": no Hello read and checked within " + handshakeMs() + " ms of connecting"
+                        + " (a silent client, or a server too busy to check it), closing; "
+                        + hub.counters.get(Counters.Counter.HANDSHAKE_TIMEOUTS) + " so far, logged at most every 10 s");
+            }
+        }
+        close();
+    }
+
     /** Logs why the connection failed and tells the agent when it is worth telling. */
     private void failed(Exception e) {
         switch (e) {
             case EOFException eof -> {
                 // The agent closed the connection.
             }
-            case SocketTimeoutException t -> Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
+            case SocketTimeoutException t -> handshakeTimedOut();     // only the handshake reads with a timeout
             case WireException w -> {
                 hub.counters.inc(Counters.Counter.FRAME_ERRORS);
                 Log.warn("rpc", "agent " + label() + ": " + w.getMessage());
