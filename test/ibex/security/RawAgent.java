@@ -53,6 +53,11 @@ final class RawAgent implements AutoCloseable {
         return connect(server, null);
     }
 
+    /** A raw agent over a socket already connected (a TLS one, its handshake done). */
+    static RawAgent over(Socket connected) throws IOException {
+        return new RawAgent(connected);
+    }
+
     /** Connects from the loopback address {@code from} (any of 127.0.0.0/8), or the system's choice when null. */
     static RawAgent connect(InetSocketAddress server, String from) throws IOException {
         return new RawAgent(open(server, from));

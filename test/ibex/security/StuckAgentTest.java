@@ -6,26 +6,59 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import ibex.config.Pem;
 import ibex.wire.Assignments;
 import ibex.wire.Heartbeat;
 import ibex.wire.Welcome;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 
 /**
  * An agent that keeps beating but stops reading (a hung process, a host whose kernel no longer
  * drains the socket) while the server has megabytes of scripts to send it: the server gives up on
  * it once it has taken nothing for 30 s (ChannelOutput.STALL_MS) and drops it, and meanwhile every
- * other agent is answered as usual.
+ * other agent is answered as usual; on a plain port and on a TLS one (whose writes block).
  */
 class StuckAgentTest {
 
+    /** Connects one raw agent to the server under test. */
+    private interface Dial {
+        RawAgent connect() throws IOException;
+    }
+
     @Test
-    void anAgentThatStopsReading_isDroppedAfterTheWriteStall_whileAnotherIsAnsweredThroughout() throws Exception {
-        try (var server = SecureServer.start(SecureServer.Options.token());
-             var stuck = RawAgent.connect(server.rpc()); var calm = RawAgent.connect(server.rpc())) {
+    void onAPlainPort_anAgentThatStopsReading_isDroppedAfterTheWriteStall_whileAnotherIsAnsweredThroughout() throws Exception {
+        try (var server = SecureServer.start(SecureServer.Options.token())) {
+            stuckAgentIsDropped(server, () -> RawAgent.connect(server.rpc()));
+        }
+    }
+
+    @Test
+    void onATlsPort_anAgentThatStopsReading_isDroppedAfterTheWriteStall_whileAnotherIsAnsweredThroughout() throws Exception {
+        var dir = Files.createTempDirectory("ibex-sec-stuck-tls-");
+        try {
+            var ca = TestCa.create(dir.resolve("pki"), "stuck");
+            var cert = ca.issue("server");
+            var tls = "CertFile = \"" + cert.cert() + "\"\nKeyFile = \"" + cert.key() + "\"";
+            try (var server = SecureServer.start(dir.resolve("srv"), SecureServer.Options.token().withRpc(tls))) {
+                var factory = Pem.context(null, null, ca.caCert()).getSocketFactory();
+                stuckAgentIsDropped(server, () -> {
+                    var socket = (SSLSocket) factory.createSocket("127.0.0.1", server.rpc().getPort());
+                    socket.startHandshake();
+                    return RawAgent.over(socket);
+                });
+            }
+        } finally {
+            SecureServer.delete(dir);
+        }
+    }
+
+    private static void stuckAgentIsDropped(SecureServer server, Dial dial) throws Exception {
+        try (var stuck = dial.connect(); var calm = dial.connect()) {
             var keys = RawAgent.newKeys();
             assertInstanceOf(Welcome.class, stuck.handshake("stuck-1", TOKEN, keys));
             assertInstanceOf(Welcome.class, calm.handshake("calm-1", TOKEN, RawAgent.newKeys()));
@@ -71,7 +104,7 @@ class StuckAgentTest {
             assertTrue(s >= 25, "dropped after " + s + " s: before its writes had stalled for 30 s, so for something else");
             beating.interrupt();
             // It comes back like any agent: the same host, a new connection, welcomed.
-            try (var back = RawAgent.connect(server.rpc())) {
+            try (var back = dial.connect()) {
                 assertInstanceOf(Welcome.class, back.handshake("stuck-1", TOKEN, keys));
             }
         }

@@ -83,6 +83,8 @@ final class AgentSession implements ReadLoop.Readable {
     private volatile long waitingSince;
     private volatile long silentLimitNanos;
     private volatile FrameWriter out;
+    /** A TLS connection's output, watched for a write the agent never takes; null on a plain connection. */
+    private volatile WatchedOutput tlsOutput;
     private String host = "";
     private String agentId = "";
     /** When this connection was accepted: runs started before it are not counted as dispatched by it. */
@@ -139,7 +141,10 @@ final class AgentSession implements ReadLoop.Readable {
             // Small buffers otherwise: 18,000 connections share one heap.
             var in = new FrameReader(channel != null ? socket.getInputStream() : new BufferedInputStream(socket.getInputStream(), 512),
                     hub.settings().maxFrameBytes());
-            out = new FrameWriter(socket.getOutputStream());
+            if (channel == null) {
+                tlsOutput = new WatchedOutput(socket.getOutputStream());
+            }
+            out = new FrameWriter(channel != null ? socket.getOutputStream() : tlsOutput);
             if (!handshake(in)) {
                 end();      // refused: the refusal is written, the timer need not close it
                 return;
@@ -420,9 +425,22 @@ final class AgentSession implements ReadLoop.Readable {
     /**
      * Closes this connection when it has waited longer than its limit for a frame and nothing is
      * waiting to be read (a busy server reading late is not a silent agent); called by the hub's
-     * sweep. The time spent handling a frame does not count, as with a read timeout.
+     * sweep. The time spent handling a frame does not count, as with a read timeout. Also closes a
+     * TLS connection whose write has been blocked for {@link ChannelOutput#STALL_MS}.
      */
     void closeIfSilent(long now) {
+        if (tlsOutput != null && tlsOutput.stalled(now) && !closed()) {
+            Log.warn("rpc", "agent " + label() + ": has taken nothing for " + ChannelOutput.STALL_MS / 1000 + " s, closing");
+            try {
+                // An SSLSocket's close waits for the blocked writer's lock to send close_notify, up
+                // to SO_LINGER seconds when it is set: 0 closes at once, without the alert.
+                socket.setSoLinger(true, 0);
+            } catch (IOException e) {
+                // closed meanwhile
+            }
+            hub.submit(this::close);      // not on the sweep's thread, whatever close does
+            return;
+        }
         long since = waitingSince;
         if (welcomed && !closed() && since != 0 && silentLimitNanos > 0 && now - since > silentLimitNanos && nothingPending()) {
             Log.warn("rpc", "agent " + label() + ": nothing received in time, closing");
