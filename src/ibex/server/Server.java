@@ -21,6 +21,8 @@ import ibex.wire.Frames;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 
@@ -105,7 +107,7 @@ public final class Server implements AutoCloseable {
      */
     static int openFileLimit() {
         try {
-            for (var line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+            for (var line : Files.readAllLines(Path.of("/proc/self/limits"))) {
                 if (line.startsWith("Max open files")) {
                     var soft = line.substring("Max open files".length()).strip().split("\\s+")[0];
                     return soft.equals("unlimited") ? Integer.MAX_VALUE : (int) Math.min(Integer.MAX_VALUE, Long.parseLong(soft));

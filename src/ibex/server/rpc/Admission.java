@@ -2,6 +2,7 @@ package ibex.server.rpc;
 
 import java.net.InetAddress;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -16,8 +17,25 @@ final class Admission {
     /** Connections from one address that may be waiting for, or checking, their Hello at once. */
     static final int HANDSHAKES_PER_ADDRESS = 64;
 
-    /** A connection admitted: it must {@link #registered} (at most once) and {@link #closed} (once). */
-    record Ticket(InetAddress from) {
+    /** What {@link #admit} decided about a new connection. */
+    sealed interface Decision permits Ticket, Refusal {
+    }
+
+    /**
+     * A connection let in: it is {@link #registered} at most once and {@link #closed} exactly once;
+     * it counts against its address until the first of the two.
+     */
+    static final class Ticket implements Decision {
+        private final InetAddress from;
+        private final AtomicBoolean handshaking = new AtomicBoolean(true);
+
+        private Ticket(InetAddress from) {
+            this.from = from;
+        }
+    }
+
+    /** A connection turned away, and why (for the agent and the log). */
+    record Refusal(String why) implements Decision {
     }
 
     private final int max;
@@ -28,11 +46,11 @@ final class Admission {
         this.max = max;
     }
 
-    /** Counts the connection in and returns its ticket, or returns null when it must be refused. */
-    Ticket admit(InetAddress from) {
+    /** Counts the connection in (a {@link Ticket}) or says why it must be refused. */
+    Decision admit(InetAddress from) {
         if (open.incrementAndGet() > max) {
             open.decrementAndGet();
-            return null;
+            return new Refusal("this server holds its limit of " + max + " agent connections ([RPC] MaxConnections); the agent retries later");
         }
         boolean[] room = {false};
         handshaking.compute(from, (a, n) -> {
@@ -42,28 +60,23 @@ final class Admission {
         });
         if (!room[0]) {
             open.decrementAndGet();
-            return null;
+            return new Refusal("this server already has " + HANDSHAKES_PER_ADDRESS + " connections from " + from.getHostAddress()
+                    + " that have not completed their handshake; the agent retries later");
         }
         return new Ticket(from);
     }
 
-    /** Why {@link #admit} refused a connection from {@code from}, for the agent and the log. */
-    String refusal(InetAddress from) {
-        return open.get() >= max
-                ? "this server holds its limit of " + max + " agent connections ([RPC] MaxConnections); the agent retries later"
-                : "this server already has " + HANDSHAKES_PER_ADDRESS + " connections from " + from.getHostAddress()
-                        + " that have not completed their handshake; the agent retries later";
-    }
-
     /** The connection's Hello passed the checks: it no longer counts against its address. */
     void registered(Ticket t) {
-        leaveHandshake(t.from());
+        if (t.handshaking.compareAndSet(true, false)) {
+            leaveHandshake(t.from);
+        }
     }
 
-    /** The connection closed; {@code handshaking} when it never registered. */
-    void closed(Ticket t, boolean handshaking) {
-        if (handshaking) {
-            leaveHandshake(t.from());
+    /** The connection closed, registered or not. */
+    void closed(Ticket t) {
+        if (t.handshaking.getAndSet(false)) {
+            leaveHandshake(t.from);
         }
         open.decrementAndGet();
     }

@@ -164,11 +164,9 @@ public final class AgentHub implements AutoCloseable {
         while (!listener.isClosed()) {
             try {
                 Socket s = listener.accept();
-                var ticket = admission.admit(s.getInetAddress());
-                if (ticket == null) {
-                    refuse(s);
-                } else {
-                    serve(s, ticket);
+                switch (admission.admit(s.getInetAddress())) {
+                    case Admission.Ticket ticket -> serve(s, ticket);
+                    case Admission.Refusal refusal -> refuse(s, refusal.why());
                 }
             } catch (IOException e) {
                 if (!listener.isClosed()) {
@@ -188,7 +186,7 @@ public final class AgentHub implements AutoCloseable {
             threads.submit(() -> new AgentSession(this, s, ticket).run());
         } catch (RuntimeException e) {
             // Stopping (the executor refuses), or the session could not be made: give its place back.
-            admission.closed(ticket, true);
+            admission.closed(ticket);
             try {
                 s.close();
             } catch (IOException ignored) {
@@ -202,9 +200,8 @@ public final class AgentHub implements AutoCloseable {
      * Tells a connection over the limit why it is closed (plain port; a TLS one is just closed,
      * as its handshake could take seconds) and closes it; logs at most once per 10 s, with the count.
      */
-    private void refuse(Socket s) {
+    private void refuse(Socket s, String why) {
         counters.inc(Counters.Counter.AGENT_REFUSALS);
-        String why = admission.refusal(s.getInetAddress());
         if (refusalLog.allow()) {
             Log.warn("rpc", "refusing agent connections (" + counters.get(Counters.Counter.AGENT_REFUSALS)
                     + " so far, this one from " + s.getInetAddress().getHostAddress() + "): " + why);

@@ -65,8 +65,6 @@ final class AgentSession implements ReadLoop.Readable {
     private final AtomicBoolean timedOut = new AtomicBoolean();
     /** This connection's place in the hub's {@link Admission}. */
     private final Admission.Ticket ticket;
-    /** Still counted as handshaking by its address: until registered or closed, whichever comes first. */
-    private final AtomicBoolean handshaking = new AtomicBoolean(true);
     /** The plain connection's channel, watched by the read loop once welcomed; null for TLS. */
     private final SocketChannel channel;
     /** The partial frame of a watched connection, between two reads. */
@@ -217,9 +215,7 @@ final class AgentSession implements ReadLoop.Readable {
             return false;
         }
         registered = true;
-        if (handshaking.compareAndSet(true, false)) {
-            hub.admission.registered(ticket);
-        }
+        hub.admission.registered(ticket);
         var current = hub.dispatch.assignments(List.of(host)).get(host);
         synchronized (assignments) {
             current.forEach(a -> assignments.put(a.taskId(), a));
@@ -691,7 +687,7 @@ final class AgentSession implements ReadLoop.Readable {
             } catch (IOException ignored) {
                 // Nothing left to do for a socket that fails to close.
             }
-            hub.admission.closed(ticket, handshaking.getAndSet(false));
+            hub.admission.closed(ticket);
         }
     }
 }
