@@ -37,8 +37,11 @@ public final class ActionStore {
     }
 
     /**
-     * start: the task becomes unowned so any server schedules it; pause: no new hosts start;
-     * cancel: waiting hosts become cancelled; kill: cancel, and running hosts become killing.
+     * start: this server takes the task; pause: no new hosts start; cancel: waiting hosts become
+     * cancelled; kill: cancel, and running hosts become killing. A cancel or kill also gives this
+     * server a task nobody owns (one created paused), so that somebody finishes it. The caller
+     * wakes its scheduler, which plans the task at once: the original made a started task unowned
+     * for any server's next look at all unowned tasks, and that look walked every paused task.
      * Returns empty (and audits nothing) when the task is already finished.
      */
     public Optional<Outcome> taskAction(long id, TaskAction action, long clock, AuditStore.Entry audit) {
@@ -48,10 +51,14 @@ public final class ActionStore {
             }
             var changes = new ArrayList<HostChange>();
             switch (action) {
-                case START -> TaskStore.update(c, "UPDATE task_scheduler SET scheduler = '' WHERE id = ?", id);
+                case START -> TaskStore.update(c, "UPDATE task_scheduler SET scheduler = ? WHERE id = ?", origin, id);
                 case PAUSE -> { }
-                case CANCEL -> TaskStore.update(c, "UPDATE task_host SET status = 'cancelled' WHERE id = ? AND status = 'waiting'", id);
+                case CANCEL -> {
+                    TaskStore.update(c, "UPDATE task_host SET status = 'cancelled' WHERE id = ? AND status = 'waiting'", id);
+                    takeUnowned(c, id);
+                }
                 case KILL -> {
+                    takeUnowned(c, id);
                     TaskStore.update(c, "UPDATE task_host SET status = 'cancelled' WHERE id = ? AND status = 'waiting'", id);
                     try (var ps = c.prepareStatement("SELECT host, clock FROM task_host WHERE id = ? AND status = 'running'")) {
                         ps.setLong(1, id);
@@ -68,6 +75,10 @@ public final class ActionStore {
             AuditStore.insert(c, List.of(audit));
             return Optional.of(Outcome.ok(changes));
         });
+    }
+
+    private void takeUnowned(Connection c, long id) throws SQLException {
+        TaskStore.update(c, "UPDATE task_scheduler SET scheduler = ? WHERE id = ? AND scheduler = ''", origin, id);
     }
 
     /**

@@ -39,14 +39,15 @@ class ActionStoreTest {
 
     @ParameterizedTest
     @MethodSource(BOTH)
-    void start_storesTheAction_andMakesTheTaskAnOrphanAgain(Supplier<Database> fresh) {
+    void start_storesTheAction_andTheActingServerTakesTheTask(Supplier<Database> fresh) {
         try (Database db = fresh.get()) {
             var f = Fixture.of(db);
             f.dispatch.claim(f.id, "", "s1");
             f.dispatch.setAction(f.id, TaskAction.PAUSE, 1);
             assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.START, 2000, Tasks.AUDIT));
             assertEquals(Optional.of(TaskAction.START), f.tasks.action(f.id));
-            assertEquals(List.of(f.id), f.dispatch.orphans(10));
+            assertEquals(List.of(), f.dispatch.orphans(10));
+            assertEquals(List.of(f.id), f.dispatch.owned("test:1", 10));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.RUNNING, HostStatus.WAITING, HostStatus.WAITING), f.statuses());
         }
     }
@@ -72,6 +73,23 @@ class ActionStoreTest {
             assertEquals(Optional.of(OK), f.actions.taskAction(f.id, TaskAction.CANCEL, 2000, Tasks.AUDIT));
             assertEquals(Optional.of(TaskAction.CANCEL), f.tasks.action(f.id));
             assertEquals(List.of(HostStatus.SUCCESS, HostStatus.RUNNING, HostStatus.CANCELLED, HostStatus.CANCELLED), f.statuses());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void cancelOrKill_givesTheActingServerAnUnownedTask_butLeavesAnotherServersTaskWithIt(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            var unowned = Fixture.of(db);
+            assertEquals(List.of(unowned.id), unowned.dispatch.orphans(10), "nobody owns it yet");
+            unowned.actions.taskAction(unowned.id, TaskAction.CANCEL, 2000, Tasks.AUDIT);
+            assertEquals(List.of(unowned.id), unowned.dispatch.owned("test:1", 10), "someone must finish it");
+
+            var others = Fixture.of(db);
+            others.dispatch.claim(others.id, "", "s1");
+            others.actions.taskAction(others.id, TaskAction.KILL, 2000, Tasks.AUDIT);
+            assertEquals(List.of(others.id), others.dispatch.owned("s1", 10));
+            assertEquals(List.of(unowned.id), others.dispatch.owned("test:1", 10));
         }
     }
 

@@ -39,6 +39,13 @@ public final class Scheduler implements AutoCloseable {
     /** A server whose health row is older than this is dead; its tasks are taken over. */
     static final Duration DEAD_AFTER = Duration.ofSeconds(10);
     private static final int PAGE = 1000;
+    /**
+     * How often a pass looks at every unowned task, not only the new ones. Nothing leaves a
+     * started task unowned any more (a creation or a start action is owned by the server that
+     * takes it, a dead server's tasks are taken over), so this is a safety net; the look walks
+     * every paused task, which once a second cost a tenth of a core with 300,000 of them (P6).
+     */
+    private static final Duration SWEEP_EVERY = Duration.ofMinutes(1);
     private static final Duration RETENTION_EVERY = Duration.ofHours(1);
     private static final int RETENTION_BATCH = 50;
 
@@ -60,8 +67,9 @@ public final class Scheduler implements AutoCloseable {
     private final Map<Long, Long> deliveryChecked = new HashMap<>();
     private volatile boolean running = true;
     private long lastBeat;
-    /** The newest orphan a pass looked at; passes between ticks look only at newer ones. */
+    /** The newest orphan a pass looked at; passes between sweeps look only at newer ones. */
     private long orphanSeen;
+    private long lastSweep;
     private long lastRetention;
     private Thread thread;
 
@@ -146,11 +154,12 @@ public final class Scheduler implements AutoCloseable {
                 }
             }
         }
-        // Every pass looks at the orphans created since the last one; once a tick, at every orphan that
-        // is not paused (a task started again, one left behind). So paused tasks, however many, cost
-        // no query per pass: a burst of creations wakes many passes.
+        // Every pass looks at the orphans created since the last one; once a minute, at every orphan
+        // that is not paused (one left behind). So paused tasks, however many, cost no query per
+        // pass: a burst of creations wakes many passes.
         List<Long> orphans;
-        if (tick) {
+        if (now - lastSweep >= SWEEP_EVERY.toMillis()) {
+            lastSweep = now;
             orphans = store.orphans(PAGE);
         } else {
             var page = store.orphansAfter(orphanSeen, PAGE);
