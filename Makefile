@@ -102,7 +102,7 @@ bin/ibex: $(IMAGE)/release $(IMAGE)/lib/agentd.aot
 
 # The benchmark (issue 6): its own small tree, compiled next to build/classes and run on the class
 # path (the agent simulator speaks the protocol through ibex.wire); never part of the image.
-#   make bench            all figures, BENCHMARKS.md (about 25 minutes)
+#   make bench            all figures, BENCHMARKS.md (about 12 minutes)
 #   make bench QUICK=1    fewer sizes, shorter windows (under 2 minutes)
 BENCH_SRC := $(shell find src/bench -name '*.java' 2>/dev/null)
 
