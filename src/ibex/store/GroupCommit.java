@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -20,6 +20,11 @@ import java.util.function.Function;
  * <p>A failed batch of several callers is written again per caller, so one bad item fails only
  * its own caller. The write must be all-or-nothing (one {@link Database#inTransaction}).
  *
+ * <p>Where order does not matter, up to {@code writers} batches may be written at once: on MySQL
+ * a batch spends most of its time waiting (round trips, the log flush), and InnoDB flushes
+ * concurrent commits together, so a second writer fills that wait instead of queueing behind it.
+ * One writer keeps items in the order they were queued.
+ *
  * @param <T> an item to write
  * @param <R> what one item's write returns (an id, whether it changed a row)
  */
@@ -28,13 +33,27 @@ public final class GroupCommit<T, R> {
     }
 
     private final int max;
+    private final int writers;
     private final Function<List<T>, List<R>> write;
     private final ConcurrentLinkedQueue<Pending<T, R>> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean writing = new AtomicBoolean();
+    private final AtomicInteger writing = new AtomicInteger();
 
-    /** @param write writes the items in one transaction; returns one result per item, in order */
+    /** One writer: items are written in the order queued. */
     public GroupCommit(int max, Function<List<T>, List<R>> write) {
+        this(max, 1, write);
+    }
+
+    /**
+     * @param max items per batch at most
+     * @param writers batches written at once at most; above 1, items may commit out of order
+     * @param write writes the items in one transaction; returns one result per item, in order
+     */
+    public GroupCommit(int max, int writers, Function<List<T>, List<R>> write) {
+        if (max < 1 || writers < 1) {
+            throw new IllegalArgumentException("max and writers must be at least 1, got " + max + " and " + writers);
+        }
         this.max = max;
+        this.writers = writers;
         this.write = write;
     }
 
@@ -49,12 +68,13 @@ public final class GroupCommit<T, R> {
 
     /**
      * Queues the item and returns at once; the future completes after the commit that holds it.
-     * Items are written in the order they were queued (a host's connect before its disconnect).
+     * With one writer, items are written in the order they were queued (a host's connect before
+     * its disconnect).
      */
     public CompletableFuture<R> submit(T item) {
         var mine = new Pending<T, R>(item, new CompletableFuture<>());
         queue.add(mine);
-        if (writing.compareAndSet(false, true)) {
+        if (claimWriter()) {
             // The writing is done by a thread of its own, not by this caller: a caller that wrote
             // until the queue was empty waited for everybody else's commits while requests kept
             // coming, and its reply came hundreds of milliseconds late (P6's p99 on MariaDB).
@@ -63,18 +83,28 @@ public final class GroupCommit<T, R> {
         return mine.done();
     }
 
+    /** Counts in one more writer, unless {@code writers} are running already. */
+    private boolean claimWriter() {
+        for (int n = writing.get(); n < writers; n = writing.get()) {
+            if (writing.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
-     * The writer's turn. It looks at the queue again after it steps down: an item queued while it
-     * was finishing is either seen there or finds no writer and starts one.
+     * A writer's turn. It looks at the queue again after it steps down: an item queued while it
+     * was finishing is either seen there or finds too few writers and starts one.
      */
     private void writeAll() {
         do {
             try {
                 drain();
             } finally {
-                writing.set(false);
+                writing.decrementAndGet();
             }
-        } while (!queue.isEmpty() && writing.compareAndSet(false, true));
+        } while (!queue.isEmpty() && claimWriter());
     }
 
     /**

@@ -55,6 +55,37 @@ class GroupCommitTest {
     }
 
     @Test
+    void severalWriters_writeBatchesAtOnce_neverMoreThanAllowed_andEveryCallerGetsItsResult() throws Exception {
+        var running = new AtomicInteger();
+        var most = new AtomicInteger();
+        var written = new AtomicInteger();
+        var group = new GroupCommit<Integer, Integer>(4, 3, batch -> {
+            most.accumulateAndGet(running.incrementAndGet(), Math::max);
+            try {
+                Thread.sleep(20);   // a batch that waits, like a commit on MySQL
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            } finally {
+                running.decrementAndGet();
+            }
+            return write(batch, written, 4);
+        });
+        int n = 120;
+        var results = new ArrayList<Future<Integer>>();
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                results.add(pool.submit(() -> group.write(k)));
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(i * 10, results.get(i).get(30, TimeUnit.SECONDS), "result of item " + i);
+            }
+        }
+        assertEquals(n, written.get(), "every item written once");
+        assertEquals(3, most.get(), "three batches at once at most, and three did run together");
+    }
+
+    @Test
     void submitted_itemsAreWrittenInTheOrderQueued_andEachFutureCompletesAfterItsWrite() throws Exception {
         var order = java.util.Collections.synchronizedList(new ArrayList<Integer>());
         var group = new GroupCommit<Integer, Integer>(16, batch -> {
