@@ -20,7 +20,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
-/** {@code ibex server|agentd [-c FILE] | version | help}. Exit 0 ok, 1 failed to run, 2 usage. */
+/** {@code ibex server|agentd|compact [-c FILE] | agents forget HOST | version | help}. Exit 0 ok, 1 failed to run, 2 usage. */
 public final class Main {
     private static final String USAGE = """
             usage: ibex <command> [options]
@@ -28,6 +28,7 @@ public final class Main {
               ibex agentd [-c etc/agentd.conf]   the agent: runs assigned scripts on this host
               ibex agents forget HOST [-c etc/server.conf]
                                                  release a host name pinned to an agent's key
+              ibex compact [-c etc/server.conf]  shrink the embedded store file (server stopped)
               ibex version                       print the version
               ibex help                          this text
             """;
@@ -50,6 +51,7 @@ public final class Main {
             case "server" -> withConfig(rest, "etc/server.conf", Main::server);
             case "agentd" -> withConfig(rest, "etc/agentd.conf", Main::agentd);
             case "agents" -> agents(rest);
+            case "compact" -> withConfig(rest, "etc/server.conf", Main::compact);
             case "version", "--version", "-v" -> {
                 System.out.println(version());
                 yield 0;
@@ -142,6 +144,14 @@ public final class Main {
                 return 0;
             }
         });
+    }
+
+    /** {@code ibex compact [-c FILE]}: rewrites the embedded store file to its live data. */
+    private static int compact(Path file) throws IOException {
+        var d = ServerConfig.load(file).db();
+        var done = Database.compact(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), 1, d.display()));
+        System.out.printf("%s: %,d bytes before, %,d after%n", done.file(), done.before(), done.after());
+        return 0;
     }
 
     private static void logTo(LogConfig log, String role) throws IOException {

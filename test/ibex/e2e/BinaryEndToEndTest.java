@@ -136,6 +136,38 @@ class BinaryEndToEndTest {
         assertTrue(code == 143 || code == 0, "exit " + code + "\n" + server.output());
     }
 
+    @Test
+    void compact_isRefusedWhileTheServerRuns_thenShrinksTheStore_andTheTasksAreStillServed() throws Exception {
+        var server = startServer();
+        var ports = new Ports(server.ports[0], server.ports[1]);
+        var ids = new ArrayList<Long>();
+        for (int i = 0; i < 300; i++) {
+            ids.add(create(ports, new JsonObject().add("title", "compact " + i).add("account", "root").add("script", "true")
+                    .add("action", "pause").add("creator", "e2e").add("hosts", new JsonArray().add("c-" + i))));
+        }
+        String conf = dir.resolve("server.conf").toString();
+        var refused = run(List.of("compact", "-c", conf));
+        assertEquals(1, refused.code(), refused.output());
+        assertTrue(refused.output().contains("stop the server first"), refused.output());
+
+        server.process.destroy();
+        assertTrue(server.process.waitFor(10, TimeUnit.SECONDS), server.output());
+        Path file = dir.resolve("data/ibex.mv.db");
+        long before = Files.size(file);
+        var done = run(List.of("compact", "-c", conf));
+        assertEquals(0, done.code(), done.output());
+        long after = Files.size(file);
+        assertTrue(after < before, before + " bytes before, " + after + " after");
+        assertTrue(done.output().contains(String.format("%,d bytes before, %,d after", before, after)), done.output());
+
+        var again = startServer();
+        var ports2 = new Ports(again.ports[0], again.ports[1]);
+        for (long id : List.of(ids.getFirst(), ids.getLast())) {
+            var meta = dat(ports2, "/ibex/v1/task/" + id).asObject().get("meta").asObject();
+            assertEquals(id, meta.getLong("id", 0));
+        }
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------
 
     private record Ports(int http, int rpc) {
