@@ -56,6 +56,8 @@ final class HttpLoad {
         var t = new Table("store", "connections", "creations/s (median; per run)", "latency p50 / p90 / p99 (ms)", "bad replies",
                 "server CPU %", "mysqld CPU %", "machine busy % (of 200)", "server RSS after");
         var targets = new ArrayList<Bench.Target>();
+        String h2File = "";
+        long tasks = 0;
         for (var store : b.mariadb ? List.of("h2", "mariadb") : List.of("h2")) {
             var dir = b.scratch.resolve("p6-" + store);
             String db;
@@ -93,6 +95,12 @@ final class HttpLoad {
                 if (m.getOrDefault("ibex_db_errors_total", 0.0) > 0) {
                     b.note(store + ": the server counted " + Math.round(m.get("ibex_db_errors_total")) + " database errors (/metrics)");
                 }
+                if (store.equals("h2")) {
+                    tasks = taskCount(server);
+                }
+            }
+            if (store.equals("h2")) {
+                h2File = h2FileNote(dir, tasks);
             }
             double target = store.equals("h2") ? 5000 : 2500;
             targets.add(new Bench.Target("creations/s at 16 connections, " + (store.equals("h2") ? "H2" : "MariaDB"),
@@ -108,7 +116,34 @@ final class HttpLoad {
                         + " H2 with WRITE_DELAY=0, every commit written to the file before the reply (survives a killed"
                         + " process; H2 does not fsync each commit). Each create is four INSERTs and an audit row; creations that arrive together"
                         + " share one transaction (store.GroupCommit), so no reply comes before its commit."
-                        + " wrk, the server and MariaDB share the 2 cores. The original: 474/s at 1 connection, 1,272/s at 16 (MariaDB)."));
+                        + " wrk, the server and MariaDB share the 2 cores. The original: 474/s at 1 connection, 1,272/s at 16 (MariaDB).",
+                        h2File));
+    }
+
+    private static long taskCount(Ibex server) {
+        var m = Pattern.compile("\"total\":(\\d+)").matcher(server.send("GET", "/ibex/v1/tasks?limit=1", null).body());
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
+    /**
+     * The embedded store's file after the H2 runs, and after `ibex compact` on the stopped server:
+     * H2 does not reuse the file's half-empty parts while the server runs (README, "The embedded
+     * store's file"), and the creation rate falls as the file grows, so the H2 figure depends on how
+     * long the server was driven before it.
+     */
+    private String h2FileNote(Path dir, long tasks) throws IOException, InterruptedException {
+        var p = new ProcessBuilder(b.bin.toString(), "compact", "-c", dir.resolve("server.conf").toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        var m = Pattern.compile("([0-9,]+) bytes before, ([0-9,]+) after").matcher(out);
+        if (p.waitFor() != 0 || !m.find()) {
+            return "H2's file: `ibex compact` failed after the runs: " + out.strip();
+        }
+        double before = Long.parseLong(m.group(1).replace(",", ""));
+        double after = Long.parseLong(m.group(2).replace(",", ""));
+        return String.format("H2's file after its runs (warm-up included): %,.0f MB for %,d tasks (%,.1f KB per task); %,.0f MB"
+                + " (%,.2f KB per task) after `ibex compact` on the stopped server. The creation rate falls as the file grows,"
+                + " so the H2 figure depends on how many creations came before it.",
+                before / 1048576, tasks, tasks == 0 ? 0.0 : before / 1024 / tasks, after / 1048576, tasks == 0 ? 0.0 : after / 1024 / tasks);
     }
 
     private Run wrk(Ibex server, Path lua, int connections, int seconds, long dbPid) throws IOException, InterruptedException {
