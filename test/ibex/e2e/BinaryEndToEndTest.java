@@ -157,7 +157,8 @@ class BinaryEndToEndTest {
         var done = run(List.of("compact", "-c", conf));
         assertEquals(0, done.code(), done.output());
         long after = Files.size(file);
-        assertTrue(after < before, before + " bytes before, " + after + " after");
+        // How much it shrinks is DatabaseTest's; the server's own stop may already compact a little.
+        assertTrue(after <= before, before + " bytes before, " + after + " after");
         assertTrue(done.output().contains(String.format("%,d bytes before, %,d after", before, after)), done.output());
 
         var again = startServer();
