@@ -135,9 +135,7 @@ public final class Main {
         }
         var host = args.get(1);
         return withConfig(args.subList(2, args.size()), "etc/server.conf", file -> {
-            var config = ServerConfig.load(file);
-            var d = config.db();
-            try (var db = Database.open(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), 1, d.display()))) {
+            try (var db = Database.open(DbSettings.of(ServerConfig.load(file).db(), 1))) {
                 boolean removed = new PinStore(db).forget(host);
                 System.out.println(removed ? "host '" + host + "' released: the next agent that connects as it pins its key"
                         : "host '" + host + "' was not pinned");
@@ -148,8 +146,7 @@ public final class Main {
 
     /** {@code ibex compact [-c FILE]}: rewrites the embedded store file to its live data. */
     private static int compact(Path file) throws IOException {
-        var d = ServerConfig.load(file).db();
-        var done = Database.compact(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), 1, d.display()));
+        var done = Database.compact(DbSettings.of(ServerConfig.load(file).db(), 1));
         System.out.printf("%s: %,d bytes before, %,d after%n", done.file(), done.before(), done.after());
         return 0;
     }

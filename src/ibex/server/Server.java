@@ -47,7 +47,7 @@ public final class Server implements AutoCloseable {
 
     public void start() throws IOException {
         var d = config.db();
-        db = Database.open(new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), d.maxOpenConns(), d.display()));
+        db = Database.open(DbSettings.of(d, d.maxOpenConns()));
         var clock = InstantSource.system();
         var rpc = config.rpc();
         var beat = config.heartbeat();

@@ -68,8 +68,8 @@ public final class Database implements AutoCloseable {
      * @throws StoreException naming the database when it is unreachable or its schema is not ours
      */
     public static Database open(DbSettings cfg) {
-        String type = cfg.type() == null ? "" : cfg.type().strip().toLowerCase(Locale.ROOT);
-        String url = cfg.jdbcUrl() == null ? "" : cfg.jdbcUrl().strip();
+        String type = type(cfg);
+        String url = url(cfg);
         boolean embedded = switch (type) {
             case "h2" -> true;
             case "mysql" -> false;
@@ -121,6 +121,14 @@ public final class Database implements AutoCloseable {
         return db;
     }
 
+    private static String type(DbSettings cfg) {
+        return cfg.type() == null ? "" : cfg.type().strip().toLowerCase(Locale.ROOT);
+    }
+
+    private static String url(DbSettings cfg) {
+        return cfg.jdbcUrl() == null ? "" : cfg.jdbcUrl().strip();
+    }
+
     private static Properties credentials(DbSettings cfg, boolean embedded) {
         Properties props = new Properties();
         String user = cfg.user() == null ? "" : cfg.user();
@@ -141,8 +149,8 @@ public final class Database implements AutoCloseable {
      * 40 MB after this, in 4 s). The server must be stopped: it holds the file locked.
      */
     public static Compacted compact(DbSettings cfg) {
-        String type = cfg.type() == null ? "" : cfg.type().strip().toLowerCase(Locale.ROOT);
-        String url = cfg.jdbcUrl() == null ? "" : cfg.jdbcUrl().strip();
+        String type = type(cfg);
+        String url = url(cfg);
         if (!type.equals("h2") || !url.startsWith("jdbc:h2:")) {
             throw new StoreException("compacting is for the embedded store (DBType h2); MySQL and MariaDB reuse freed space"
                     + " themselves (OPTIMIZE TABLE gives it back to the file system)");
@@ -161,8 +169,8 @@ public final class Database implements AutoCloseable {
              Statement s = c.createStatement()) {
             s.execute("SHUTDOWN COMPACT");
         } catch (SQLException e) {
-            throw new StoreException("cannot compact " + file + " (a running server holds it; stop the server first): "
-                    + ConnectionPool.oneLine(e.getMessage()), e);
+            throw new StoreException("cannot compact " + file + ": " + ConnectionPool.oneLine(e.getMessage())
+                    + " (a running server holds the file: stop the server first)", e);
         }
         return new Compacted(file, before, size(file));
     }

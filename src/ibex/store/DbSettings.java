@@ -1,5 +1,7 @@
 package ibex.store;
 
+import ibex.config.ServerConfig;
+
 /**
  * What {@link Database#open} needs; the server maps its config's {@code Db} section onto this.
  *
@@ -13,6 +15,11 @@ package ibex.store;
  */
 public record DbSettings(String type, String jdbcUrl, String user, String password, int maxOpenConns,
                          String display) {
+
+    /** The config's {@code [DB]} section with a pool of {@code maxOpenConns} (1 for a one-off command). */
+    public static DbSettings of(ServerConfig.Db d, int maxOpenConns) {
+        return new DbSettings(d.type(), d.jdbcUrl(), d.user(), d.password(), maxOpenConns, d.display());
+    }
 
     @Override
     public String toString() {
