@@ -72,11 +72,11 @@ $(MODS)/minimal.json.jar: $(JSON_JAR)
 $(MODS)/mysql.connector.j.jar: $(MYSQL_JAR)
 $(MODS)/com.h2database.jar: $(H2_JAR)
 
-$(B)/classes.stamp: $(SRC) $(RESOURCES) $(MODS)/minimal.json.jar
+$(B)/classes.stamp: $(SRC) $(RESOURCES) $(MODS)/minimal.json.jar $(MODS)/com.h2database.jar
 	@rm -rf $(B)/classes && mkdir -p $(B)/classes/ibex/store
 	@echo "javac: module ibex ($(words $(SRC)) files)"
 	@$(JAVAC) --release 25 -Xlint:all,-serial -Werror -d $(B)/classes \
-	  --module-path $(MODS)/minimal.json.jar $(SRC)
+	  --module-path $(MODS)/minimal.json.jar:$(MODS)/com.h2database.jar $(SRC)
 	cp sql/ibex.sql $(B)/classes/ibex/store/ibex.sql
 	@touch $@
 
@@ -116,7 +116,7 @@ bench: bin/ibex $(B)/bench.stamp
 	@JAVA=$(JAVA) sh src/bench/bench.sh $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 check-deps: $(B)/classes.stamp
-	JAVA_HOME=$(JAVA_HOME) sh src/build/check-deps.sh $(B)/classes $(MODS)/minimal.json.jar
+	JAVA_HOME=$(JAVA_HOME) sh src/build/check-deps.sh $(B)/classes $(MODS)/minimal.json.jar:$(MODS)/com.h2database.jar
 
 # Tests run on the class path (same packages, package-private access) and drive the built image
 # for the end-to-end cases, so the image comes first.
@@ -124,7 +124,7 @@ $(B)/test.stamp: $(TEST_SRC) $(B)/classes.stamp $(JUNIT_JAR)
 	@rm -rf $(B)/test-classes && mkdir -p $(B)/test-classes
 	@echo "javac: tests ($(words $(TEST_SRC)) files)"
 	@$(JAVAC) --release 25 -Xlint:all,-serial,-try -d $(B)/test-classes \
-	  -cp $(B)/classes:$(JUNIT_JAR):$(JSON_JAR) $(TEST_SRC)
+	  -cp $(B)/classes:$(JUNIT_JAR):$(JSON_JAR):$(H2_JAR) $(TEST_SRC)
 	@touch $@
 
 TEST_CP := $(B)/test-classes:$(B)/classes:$(JUNIT_JAR):$(JSON_JAR):$(H2_JAR):$(MYSQL_JAR)

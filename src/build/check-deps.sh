@@ -22,7 +22,7 @@ bad=0
 edges=${TMPDIR:-/tmp}/ibex-deps.$$
 raw=$edges.raw
 trap 'rm -f "$edges" "$raw"' EXIT
-"$J/jdeps" --module-path "$2" -verbose:package -filter:none --ignore-missing-deps "$1" > "$raw" 2>&1 ||
+"$J/jdeps" --multi-release 25 --module-path "$2" -verbose:package -filter:none --ignore-missing-deps "$1" > "$raw" 2>&1 ||
   { cat "$raw"; echo "check-deps: jdeps failed"; exit 1; }
 awk '$1 ~ /^ibex/ && $3 ~ /^ibex/ && $1 != $3 {print $1, $3}' "$raw" | sort -u > "$edges"
 # A check that sees no edge at all checked nothing.

@@ -54,6 +54,8 @@ public final class Database implements AutoCloseable {
     /** Work that failed with a database error (after retries) or got no connection; for /metrics. */
     private final LongAdder errors = new LongAdder();
     private final List<Runnable> afterClose = new CopyOnWriteArrayList<>();
+    /** The embedded file's upkeep; null on MySQL, which reuses its own free space, and without a file. */
+    private volatile EmbeddedUpkeep upkeep;
 
     private Database(String display, boolean embedded, ConnectionPool pool, ConnectionPool.Opener opener) {
         this.display = display;
@@ -114,6 +116,9 @@ public final class Database implements AutoCloseable {
         Database db = new Database(display, embedded, pool, opener);
         try {
             db.prepareSchema();
+            if (embedded && h2File(url) != null) {     // a file in this process, not mem: or a tcp: server
+                db.upkeep = db.read(c -> EmbeddedUpkeep.start(c, display));
+            }
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -142,11 +147,11 @@ public final class Database implements AutoCloseable {
     }
 
     /**
-     * Rewrites an embedded store file to hold only its live data (H2's SHUTDOWN COMPACT). H2 never
-     * overwrites a page in place, and with WRITE_DELAY=0 (below) it does not rewrite half-empty
-     * parts of the file either, so under steady writes the file grows well past its data and does
-     * not shrink while the server runs (issue 6: 1.4 GB after 247,000 task creations in a minute,
-     * 40 MB after this, in 4 s). The server must be stopped: it holds the file locked.
+     * Rewrites an embedded store file to hold only its live data (H2's SHUTDOWN COMPACT). While the
+     * server runs, {@link EmbeddedUpkeep} keeps the file's space reusable, but the file never gets
+     * smaller than the largest it was (issue 6: 1.4 GB after 247,000 task creations in a minute
+     * before the upkeep, 40 MB after this, in 4 s). The server must be stopped: it holds the file
+     * locked.
      */
     public static Compacted compact(DbSettings cfg) {
         String type = type(cfg);
@@ -191,14 +196,16 @@ public final class Database implements AutoCloseable {
      * DB_CLOSE_ON_EXIT=FALSE because the server closes the store itself, last in its stop order,
      * and H2's own shutdown hook would otherwise close it under requests still draining;
      * QUERY_CACHE_SIZE=64 keeps the parse of every statement ibex uses (H2's default of 8 per
-     * connection re-parsed most of them on each call: issue 6, P6).
+     * connection re-parsed most of them on each call: issue 6, P6); RETENTION_TIME=5000 lets space
+     * freed in the file be reused after 5 s instead of 45 s, which is safe because
+     * {@link EmbeddedUpkeep} forces the file to disk every second.
      */
     static String h2Url(String url) {
         String upper = url.toUpperCase(Locale.ROOT);
         StringBuilder b = new StringBuilder(url);
         for (String[] option : new String[][] {
                 {"MODE", "MySQL"}, {"DATABASE_TO_LOWER", "TRUE"}, {"LOCK_TIMEOUT", "10000"}, {"WRITE_DELAY", "0"},
-                {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}}) {
+                {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}, {"RETENTION_TIME", "5000"}}) {
             if (!upper.contains(";" + option[0] + "=")) {
                 b.append(';').append(option[0]).append('=').append(option[1]);
             }
@@ -318,6 +325,15 @@ public final class Database implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * One pass of the embedded file's upkeep now, as its thread runs every second; false when it
+     * moved nothing or the store is MySQL. Lets a test drive the upkeep without waiting on a clock.
+     */
+    boolean rewriteFile() {
+        EmbeddedUpkeep u = upkeep;
+        return u != null && u.rewrite();
     }
 
     /** Runs work in autocommit mode: each statement commits on its own. */
@@ -453,6 +469,9 @@ public final class Database implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        if (upkeep != null) {
+            upkeep.close();
         }
         boolean leaked = pool.stats().inUse() > 0;
         pool.close();
