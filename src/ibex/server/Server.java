@@ -132,6 +132,11 @@ public final class Server implements AutoCloseable {
         c.gauge("ibex_db_pool_open", "Connections open in the pool.", () -> db.poolStats().open());
         c.gauge("ibex_db_pool_in_use", "Connections borrowed now.", () -> db.poolStats().inUse());
         c.gauge("ibex_db_pool_waiting", "Threads waiting for a connection now.", () -> db.poolStats().waiting());
+        db.fileUpkeep().ifPresent(f -> {
+            c.gauge("ibex_db_file_bytes", "Size of the embedded store's file (README, \"The embedded store's file\").", f.bytes());
+            c.counter("ibex_db_file_rewrites_total", "Passes of the embedded file's upkeep that moved pages out of old chunks.",
+                    f.rewrites());
+        });
         c.gauge("ibex_jvm_heap_used_bytes", "Java heap in use (live and not yet collected).",
                 () -> Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
     }

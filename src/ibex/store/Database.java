@@ -13,12 +13,14 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * One ibex database, MySQL/MariaDB or an embedded H2 file, behind one pool and one JDBC code path.
@@ -116,8 +118,9 @@ public final class Database implements AutoCloseable {
         Database db = new Database(display, embedded, pool, opener);
         try {
             db.prepareSchema();
-            if (embedded && h2File(url) != null) {     // a file in this process, not mem: or a tcp: server
-                db.upkeep = db.read(c -> EmbeddedUpkeep.start(c, display));
+            Path file = embedded ? h2File(url) : null;
+            if (file != null) {     // a file in this process, not mem: or a tcp: server
+                db.upkeep = db.read(c -> EmbeddedUpkeep.start(c, file.resolveSibling(file.getFileName() + ".mv.db"), display));
             }
         } catch (RuntimeException e) {
             db.close();
@@ -325,6 +328,16 @@ public final class Database implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** The embedded store file's upkeep, for /metrics: its size and passes; empty on MySQL or without a file. */
+    public Optional<FileUpkeep> fileUpkeep() {
+        EmbeddedUpkeep u = upkeep;
+        return u == null ? Optional.empty() : Optional.of(new FileUpkeep(u::fileBytes, u::rewrites));
+    }
+
+    /** Readings of the embedded file: its size in bytes, and the upkeep's passes that moved pages. */
+    public record FileUpkeep(LongSupplier bytes, LongSupplier rewrites) {
     }
 
     /**

@@ -1,11 +1,15 @@
 package ibex.store;
 
 import ibex.core.Log;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.h2.engine.SessionLocal;
 import org.h2.jdbc.JdbcConnection;
 import org.h2.mvstore.MVStore;
@@ -46,28 +50,49 @@ final class EmbeddedUpkeep implements AutoCloseable {
     static final Duration SYNC_EVERY = Duration.ofSeconds(1);
 
     private final MVStore store;
+    private final Path file;
     private final String display;
+    private final LongAdder rewrites = new LongAdder();
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread thread;
     private boolean failing;
 
-    private EmbeddedUpkeep(MVStore store, String display) {
+    private EmbeddedUpkeep(MVStore store, Path file, String display) {
         this.store = store;
+        this.file = file;
         this.display = display;
         this.thread = Thread.ofPlatform().daemon().name("ibex-h2-upkeep").unstarted(this::run);
     }
 
     /** Starts the upkeep of the H2 file that {@code c} is connected to (any connection: they share one store). */
-    static EmbeddedUpkeep start(Connection c, String display) throws SQLException {
+    static EmbeddedUpkeep start(Connection c, Path file, String display) throws SQLException {
         var session = (SessionLocal) c.unwrap(JdbcConnection.class).getSession();
-        var upkeep = new EmbeddedUpkeep(session.getDatabase().getStore().getMvStore(), display);
+        var upkeep = new EmbeddedUpkeep(session.getDatabase().getStore().getMvStore(), file, display);
         upkeep.thread.start();
         return upkeep;
     }
 
     /** One pass: rewrite the emptiest old chunks, up to {@link #REWRITE_BYTES}; true when it moved any. */
     boolean rewrite() {
-        return store.compact(TARGET_FILL, REWRITE_BYTES);
+        boolean moved = store.compact(TARGET_FILL, REWRITE_BYTES);
+        if (moved) {
+            rewrites.increment();
+        }
+        return moved;
+    }
+
+    /** Passes that moved pages, for /metrics. */
+    long rewrites() {
+        return rewrites.sum();
+    }
+
+    /** The file's size now, for /metrics; 0 when it cannot be read. */
+    long fileBytes() {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     private void run() {

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.DataInputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -99,6 +102,19 @@ class MetricsTest {
         assertTrue(value(after, "ibex_pushes_total") >= 1, "the start was pushed");
         assertEquals(0.0, value(after, "ibex_db_errors_total"));
         assertTrue(value(after, "ibex_db_pool_max") >= 1, "pool size");
+        double file = value(after, "ibex_db_file_bytes");
+        assertTrue(file > 0, "the embedded file's size: " + file);
+        // The file can move by a chunk between the scrape and this read (the server's clock row commits each second).
+        assertEquals((double) fileSize(s.dir.resolve("data/ibex.mv.db")), file, 1 << 20, "the embedded file's size");
+        assertTrue(value(after, "ibex_db_file_rewrites_total") >= 0, "the upkeep's passes");
+    }
+
+    private static long fileSize(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Test

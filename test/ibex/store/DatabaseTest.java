@@ -115,38 +115,69 @@ class DatabaseTest {
         }
     }
 
-    private static long fileAfterConcurrentCreations(String retention, boolean rewrite) throws IOException {
+    @Test
+    void upkeep_runsOnItsOwn_andCountsItsPasses() throws IOException {
         Path root = TestDatabases.tempDir("ibex-upkeep-");
-        DbSettings h2 = TestDatabases.h2Settings(root.resolve("data"));
-        DbSettings settings = new DbSettings(h2.type(), h2.jdbcUrl() + retention + ";MAX_COMPACT_TIME=0", h2.user(),
-                h2.password(), h2.maxOpenConns(), h2.display());
-        try (Database db = Database.open(settings)) {
-            var store = new TaskStore(db);
-            var left = new AtomicInteger(6000);
-            var threads = new ArrayList<Thread>();
-            for (int t = 0; t < 8; t++) {
-                threads.add(Thread.ofPlatform().start(() -> {
-                    while (left.decrementAndGet() >= 0) {
-                        Tasks.create(store, Tasks.spec("h1", "h2"), Tasks.now());
-                    }
-                }));
+        try (Database db = Database.open(h2With(root, ";RETENTION_TIME=0"))) {
+            var upkeep = db.fileUpkeep().orElseThrow();
+            createConcurrently(db, 4000, () -> { });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (upkeep.rewrites().getAsLong() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
             }
-            int moved = 0;
-            for (var t : threads) {
-                while (!t.join(Duration.ofMillis(20))) {
-                    if (rewrite && db.rewriteFile()) {
-                        moved++;
-                    }
-                }
-            }
-            assertEquals(List.of(6000), db.read(c -> ints(c, "SELECT count(*) FROM task_meta")));
-            assertTrue(!rewrite || moved > 0, "the upkeep moved pages");
-            return Files.size(root.resolve("data/ibex.mv.db"));
+            assertTrue(upkeep.rewrites().getAsLong() > 0, "the upkeep's thread moved pages by itself");
+            assertEquals(Files.size(root.resolve("data/ibex.mv.db")), upkeep.bytes().getAsLong());
         } catch (InterruptedException e) {
             throw new AssertionError(e);
         } finally {
             TestDatabases.deleteTree(root);
         }
+    }
+
+    private static DbSettings h2With(Path root, String options) {
+        DbSettings h2 = TestDatabases.h2Settings(root.resolve("data"));
+        return new DbSettings(h2.type(), h2.jdbcUrl() + options + ";MAX_COMPACT_TIME=0", h2.user(), h2.password(),
+                h2.maxOpenConns(), h2.display());
+    }
+
+    private static long fileAfterConcurrentCreations(String retention, boolean rewrite) throws IOException {
+        Path root = TestDatabases.tempDir("ibex-upkeep-");
+        try (Database db = Database.open(h2With(root, retention))) {
+            var moved = new AtomicInteger();
+            createConcurrently(db, 6000, () -> {
+                if (rewrite && db.rewriteFile()) {
+                    moved.incrementAndGet();
+                }
+            });
+            assertTrue(!rewrite || moved.get() > 0, "the upkeep moved pages");
+            return Files.size(root.resolve("data/ibex.mv.db"));
+        } finally {
+            TestDatabases.deleteTree(root);
+        }
+    }
+
+    /** {@code count} creations, one commit each, from 8 threads; {@code meanwhile} runs every 20 ms until they end. */
+    private static void createConcurrently(Database db, int count, Runnable meanwhile) {
+        var store = new TaskStore(db);
+        var left = new AtomicInteger(count);
+        var threads = new ArrayList<Thread>();
+        for (int t = 0; t < 8; t++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                while (left.decrementAndGet() >= 0) {
+                    Tasks.create(store, Tasks.spec("h1", "h2"), Tasks.now());
+                }
+            }));
+        }
+        try {
+            for (var t : threads) {
+                while (!t.join(Duration.ofMillis(20))) {
+                    meanwhile.run();
+                }
+            }
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        assertEquals(List.of(count), db.read(c -> ints(c, "SELECT count(*) FROM task_meta")));
     }
 
     @Test
