@@ -128,7 +128,7 @@ final class HttpLoad {
     /**
      * The embedded store's file after the H2 runs, and after `ibex compact` on the stopped server:
      * how much of the file the server's upkeep kept reusable under this load (README, "The
-     * embedded store's file"); the file holds about 5 s of writes beyond its data.
+     * embedded store's file").
      */
     private String h2FileNote(Path dir, long tasks) throws IOException, InterruptedException {
         var p = new ProcessBuilder(b.bin.toString(), "compact", "-c", dir.resolve("server.conf").toString()).redirectErrorStream(true).start();
@@ -140,8 +140,9 @@ final class HttpLoad {
         double before = Long.parseLong(m.group(1).replace(",", ""));
         double after = Long.parseLong(m.group(2).replace(",", ""));
         return String.format("H2's file after its runs (warm-up included): %,.0f MB for %,d tasks (%,.1f KB per task); %,.0f MB"
-                + " (%,.2f KB per task) after `ibex compact` on the stopped server. Space freed in the file is reused after 5 s,"
-                + " so at these rates it holds a few hundred MB of recent writes beyond its data.",
+                + " (%,.2f KB per task) after `ibex compact` on the stopped server. The server moves live pages out of chunks"
+                + " older than 5 s and reuses their space after its next sync (each second), so at these rates the file holds"
+                + " a few hundred MB of recent writes beyond its data.",
                 before / 1048576, tasks, tasks == 0 ? 0.0 : before / 1024 / tasks, after / 1048576, tasks == 0 ? 0.0 : after / 1024 / tasks);
     }
 

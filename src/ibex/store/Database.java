@@ -120,13 +120,29 @@ public final class Database implements AutoCloseable {
             db.prepareSchema();
             Path file = embedded ? h2File(url) : null;
             if (file != null) {     // a file in this process, not mem: or a tcp: server
-                db.upkeep = db.read(c -> EmbeddedUpkeep.start(c, file.resolveSibling(file.getFileName() + ".mv.db"), display));
+                db.upkeep = startUpkeep(opener, file.resolveSibling(file.getFileName() + ".mv.db"), url, display);
             }
         } catch (RuntimeException e) {
             db.close();
             throw e;
         }
         return db;
+    }
+
+    private static EmbeddedUpkeep startUpkeep(ConnectionPool.Opener opener, Path file, String url, String display) {
+        boolean setRetention = !url.toUpperCase(Locale.ROOT).contains(";RETENTION_TIME=");
+        Connection own;
+        try {
+            own = opener.open();
+        } catch (SQLException e) {
+            throw new StoreException(display + ": cannot start the file's upkeep: " + ConnectionPool.oneLine(e.getMessage()), e);
+        }
+        try {
+            return EmbeddedUpkeep.start(own, file, display, setRetention).orElse(null);
+        } catch (SQLException | RuntimeException e) {
+            ConnectionPool.closeQuietly(own);
+            throw new StoreException(display + ": cannot start the file's upkeep: " + e, e);
+        }
     }
 
     private static String type(DbSettings cfg) {
@@ -151,10 +167,9 @@ public final class Database implements AutoCloseable {
 
     /**
      * Rewrites an embedded store file to hold only its live data (H2's SHUTDOWN COMPACT). While the
-     * server runs, {@link EmbeddedUpkeep} keeps the file's space reusable, but the file never gets
-     * smaller than the largest it was (issue 6: 1.4 GB after 247,000 task creations in a minute
-     * before the upkeep, 40 MB after this, in 4 s). The server must be stopped: it holds the file
-     * locked.
+     * server runs, {@link EmbeddedUpkeep} keeps the file's space reusable, but the file shrinks only
+     * when its end comes free (issue 6: 1.4 GB after 247,000 task creations in a minute before the
+     * upkeep, 40 MB after this, in 4 s). The server must be stopped: it holds the file locked.
      */
     public static Compacted compact(DbSettings cfg) {
         String type = type(cfg);
@@ -199,16 +214,14 @@ public final class Database implements AutoCloseable {
      * DB_CLOSE_ON_EXIT=FALSE because the server closes the store itself, last in its stop order,
      * and H2's own shutdown hook would otherwise close it under requests still draining;
      * QUERY_CACHE_SIZE=64 keeps the parse of every statement ibex uses (H2's default of 8 per
-     * connection re-parsed most of them on each call: issue 6, P6); RETENTION_TIME=5000 lets space
-     * freed in the file be reused after 5 s instead of 45 s, which is safe because
-     * {@link EmbeddedUpkeep} forces the file to disk every second.
+     * connection re-parsed most of them on each call: issue 6, P6).
      */
     static String h2Url(String url) {
         String upper = url.toUpperCase(Locale.ROOT);
         StringBuilder b = new StringBuilder(url);
         for (String[] option : new String[][] {
                 {"MODE", "MySQL"}, {"DATABASE_TO_LOWER", "TRUE"}, {"LOCK_TIMEOUT", "10000"}, {"WRITE_DELAY", "0"},
-                {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}, {"RETENTION_TIME", "5000"}}) {
+                {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}}) {
             if (!upper.contains(";" + option[0] + "=")) {
                 b.append(';').append(option[0]).append('=').append(option[1]);
             }
@@ -330,23 +343,29 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** The embedded store file's upkeep, for /metrics: its size and passes; empty on MySQL or without a file. */
+    /** The embedded store file's upkeep, for /metrics; empty on MySQL or without a file in this process. */
     public Optional<FileUpkeep> fileUpkeep() {
         EmbeddedUpkeep u = upkeep;
-        return u == null ? Optional.empty() : Optional.of(new FileUpkeep(u::fileBytes, u::rewrites));
-    }
-
-    /** Readings of the embedded file: its size in bytes, and the upkeep's passes that moved pages. */
-    public record FileUpkeep(LongSupplier bytes, LongSupplier rewrites) {
+        return u == null ? Optional.empty() : Optional.of(new FileUpkeep(u::fileBytes, u::rewrites, u::lastSyncMillis, u::syncs));
     }
 
     /**
-     * One pass of the embedded file's upkeep now, as its thread runs every second; false when it
-     * moved nothing or the store is MySQL. Lets a test drive the upkeep without waiting on a clock.
+     * Readings of the embedded file: its size in bytes (-1 when unreadable), the upkeep's passes
+     * that moved pages, when it last forced the file to disk (epoch ms), and how often it did.
      */
-    boolean rewriteFile() {
+    public record FileUpkeep(LongSupplier bytes, LongSupplier rewrites, LongSupplier lastSyncMillis, LongSupplier syncs) {
+    }
+
+    /**
+     * One pass of the embedded file's upkeep now, as its thread makes one every second or more
+     * often (rewrite old chunks, sync, let freed space be reused); nothing on MySQL. Lets a test
+     * drive the upkeep without waiting on its clock.
+     */
+    void upkeepPass() {
         EmbeddedUpkeep u = upkeep;
-        return u != null && u.rewrite();
+        if (u != null) {
+            u.pass();
+        }
     }
 
     /** Runs work in autocommit mode: each statement commits on its own. */

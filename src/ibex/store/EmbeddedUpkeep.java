@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -24,18 +25,26 @@ import org.h2.mvstore.MVStore;
  * tasks). H2 moves such pages out of old chunks only in its background writer, and that writer
  * runs only with WRITE_DELAY above 0, which would answer a commit before it is on file. So this
  * thread does that part of the writer's work: it rewrites the live pages of the emptiest chunks
- * older than the retention time (H2's {@code MVStore.compact}), {@link #REWRITE_BYTES} at a time,
- * and the chunks they leave become free space for new commits. It looks once a second and, while
- * it finds work, every {@link #BUSY_EVERY}.
+ * older than {@link #RETENTION} (H2's {@code MVStore.compact}), {@link #REWRITE_BYTES} at a time,
+ * every {@link #BUSY_EVERY} while the chunks are mostly empty and once a second otherwise.
  *
- * <p>It also forces the file to disk every {@link #SYNC_EVERY}. H2 lets a dead chunk be
- * overwritten after its retention time on the assumption that the operating system has written
- * everything older by then; Linux may hold writes for 30 s, so H2's default is 45 s, and the file
- * carried 45 s of dead chunks (hundreds of MB under load). Syncing each second makes a 5 s
- * retention safe ({@link Database#h2Url}) and bounds what a power cut loses to about a second of
- * commits; a killed process loses none, as before.
+ * <p>Every {@link #SYNC_EVERY} it also commits what it moved and forces the file to disk, and a
+ * dead chunk's space is reused only after that. H2 by itself lets a dead chunk be overwritten a few
+ * versions after it died (its retention time counts from the chunk's creation), so the chunk
+ * holding the pages that replaced it may not be on disk yet, and a power cut could then leave a
+ * file that does not open. This thread keeps a version pinned ({@code registerVersionUsage}, as an
+ * open transaction does) and moves the pin to a newer version only once everything written before
+ * that version is on disk. A power cut therefore loses about the last second of commits and no
+ * more; a killed process loses none (each commit is written before its reply). {@link #RETENTION},
+ * 5 s instead of H2's 45 s, only keeps the rewriting off young chunks whose pages are still dying
+ * on their own; with 45 s the file carried 45 s of dead chunks (1.5 GB under P6's load).
  *
- * <p>Never interrupted: an interrupt during H2's file I/O would close the file under the database.
+ * <p>This reaches into H2's engine ({@code SessionLocal}, {@code MVStore}), which is not H2's public
+ * API: it is written against H2 2.3.232, the version the Makefile pins. It holds a connection of
+ * its own for its lifetime, outside the pool: H2 closes a database when its last connection
+ * closes, and a pool that replaced all its connections would otherwise reopen the file as another
+ * store. It is never interrupted: an interrupt during H2's file I/O closes the file under the
+ * database.
  */
 final class EmbeddedUpkeep implements AutoCloseable {
     /**
@@ -45,35 +54,67 @@ final class EmbeddedUpkeep implements AutoCloseable {
     static final int REWRITE_BYTES = 256 << 10;
     /** The pause between passes while there is work: up to 5 MB/s, which kept the file from growing at 3,000 creations/s (1 MB/s did not). */
     static final Duration BUSY_EVERY = Duration.ofMillis(50);
-    /** Rewrite only while less than this share of the chunks' bytes is live (H2's own writer uses 81 % when busy). */
+    /** Passes run every {@link #BUSY_EVERY} while less than this share of the chunks' bytes is live. */
     static final int TARGET_FILL = 80;
     static final Duration SYNC_EVERY = Duration.ofSeconds(1);
+    /** How old a chunk must be before its live pages are moved; set unless the URL names RETENTION_TIME. */
+    static final Duration RETENTION = Duration.ofSeconds(5);
+    /** How long close() waits for a pass or a sync in progress (a hung disk must not hang the server's stop). */
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
 
+    private final Connection own;
     private final MVStore store;
     private final Path file;
     private final String display;
     private final LongAdder rewrites = new LongAdder();
+    private final LongAdder syncs = new LongAdder();
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread thread;
+    private volatile long lastSyncMillis;
+    /** Guarded by this (see sync). */
+    private MVStore.TxCounter pinned;
+    /** Only the upkeep's thread touches this. */
     private boolean failing;
 
-    private EmbeddedUpkeep(MVStore store, Path file, String display) {
+    private EmbeddedUpkeep(Connection own, MVStore store, Path file, String display) {
+        this.own = own;
         this.store = store;
         this.file = file;
         this.display = display;
+        this.pinned = store.registerVersionUsage();
         this.thread = Thread.ofPlatform().daemon().name("ibex-h2-upkeep").unstarted(this::run);
     }
 
-    /** Starts the upkeep of the H2 file that {@code c} is connected to (any connection: they share one store). */
-    static EmbeddedUpkeep start(Connection c, Path file, String display) throws SQLException {
-        var session = (SessionLocal) c.unwrap(JdbcConnection.class).getSession();
-        var upkeep = new EmbeddedUpkeep(session.getDatabase().getStore().getMvStore(), file, display);
+    /**
+     * Starts the upkeep of the H2 file that {@code own} is connected to; the upkeep keeps and closes
+     * that connection. Empty (and {@code own} closed) when the connection does not reach H2 in this
+     * process, as with AUTO_SERVER on a file another process holds.
+     *
+     * @param setRetention false when the URL sets RETENTION_TIME itself
+     */
+    static Optional<EmbeddedUpkeep> start(Connection own, Path file, String display, boolean setRetention) throws SQLException {
+        if (!(own.unwrap(JdbcConnection.class).getSession() instanceof SessionLocal session)) {
+            own.close();
+            return Optional.empty();
+        }
+        MVStore store = session.getDatabase().getStore().getMvStore();
+        if (setRetention) {
+            // Not SET RETENTION_TIME: that is kept in the file, and would stay without this thread's syncs.
+            store.setRetentionTime((int) RETENTION.toMillis());
+        }
+        var upkeep = new EmbeddedUpkeep(own, store, file, display);
         upkeep.thread.start();
-        return upkeep;
+        return Optional.of(upkeep);
     }
 
-    /** One pass: rewrite the emptiest old chunks, up to {@link #REWRITE_BYTES}; true when it moved any. */
-    boolean rewrite() {
+    /** One pass of the thread's work now, rewrite and sync, for a test that must not wait on the thread's clock. */
+    void pass() {
+        rewrite();
+        sync();
+    }
+
+    /** Rewrites the emptiest old chunks, up to {@link #REWRITE_BYTES}; true when it moved any. */
+    private boolean rewrite() {
         boolean moved = store.compact(TARGET_FILL, REWRITE_BYTES);
         if (moved) {
             rewrites.increment();
@@ -81,43 +122,61 @@ final class EmbeddedUpkeep implements AutoCloseable {
         return moved;
     }
 
-    /** Passes that moved pages, for /metrics. */
-    long rewrites() {
-        return rewrites.sum();
-    }
-
-    /** The file's size now, for /metrics; 0 when it cannot be read. */
-    long fileBytes() {
+    /**
+     * Writes what the passes moved, forces the file to disk, then lets H2 reuse the chunks that died
+     * before the new pin: their replacements are on disk now. Synchronized for a test's pass (see
+     * {@link #pass}) running next to the thread's.
+     */
+    private synchronized void sync() {
+        MVStore.TxCounter next = store.registerVersionUsage();
         try {
-            return Files.size(file);
-        } catch (IOException e) {
-            return 0;
+            store.commit();     // also waits for a commit being written: everything before `next` is in the file
+            store.sync();
+        } catch (RuntimeException e) {
+            store.deregisterVersionUsage(next);
+            throw e;
         }
+        store.deregisterVersionUsage(pinned);
+        pinned = next;
+        syncs.increment();
+        lastSyncMillis = System.currentTimeMillis();
     }
 
     private void run() {
         long nextSync = System.nanoTime() + SYNC_EVERY.toNanos();
         Duration pause = SYNC_EVERY;
-        while (!stopped(pause)) {
-            pause = SYNC_EVERY;
-            try {
-                if (rewrite()) {
-                    pause = BUSY_EVERY;
+        try {
+            while (!stopped(pause)) {
+                try {
+                    boolean moved = rewrite();
+                    // compact() also says false when it found the store busy: the fill decides the pace.
+                    pause = moved || store.getFileStore().getChunksFillRate() < TARGET_FILL ? BUSY_EVERY : SYNC_EVERY;
+                    if (System.nanoTime() - nextSync >= 0) {
+                        sync();
+                        nextSync = System.nanoTime() + SYNC_EVERY.toNanos();
+                    }
+                    if (failing) {
+                        Log.info("store", display + ": file upkeep works again");
+                    }
+                    failing = false;
+                } catch (RuntimeException e) {
+                    if (store.isClosed()) {
+                        throw e;
+                    }
+                    if (!failing) {
+                        Log.error("store", display + ": file upkeep failed (the file may grow, and a power cut may lose more"
+                                + " than a second of commits); retrying: " + e);
+                    }
+                    failing = true;
+                    pause = SYNC_EVERY;
                 }
-                if (System.nanoTime() - nextSync >= 0) {
-                    store.sync();
-                    nextSync = System.nanoTime() + SYNC_EVERY.toNanos();
-                }
-                failing = false;
-            } catch (RuntimeException e) {
-                if (store.isClosed()) {
-                    return;
-                }
-                // Commits report their own errors; this says once why the file may grow.
-                if (!failing) {
-                    Log.warn("store", display + ": file upkeep failed, retrying: " + e);
-                }
-                failing = true;
+            }
+            synchronized (this) {
+                store.deregisterVersionUsage(pinned);
+            }
+        } catch (RuntimeException | Error e) {
+            if (stop.getCount() > 0) {
+                Log.error("store", display + ": file upkeep stopped: " + e, e);
             }
         }
     }
@@ -131,17 +190,53 @@ final class EmbeddedUpkeep implements AutoCloseable {
         }
     }
 
-    /** Stops the thread and waits for its pass to end, so that the database can close under no writer. */
+    /** Passes that moved pages, for /metrics. */
+    long rewrites() {
+        return rewrites.sum();
+    }
+
+    /** Completed syncs, for tests. */
+    long syncs() {
+        return syncs.sum();
+    }
+
+    /** When the file was last forced to disk (epoch ms; 0 before the first time), for /metrics. */
+    long lastSyncMillis() {
+        return lastSyncMillis;
+    }
+
+    /** The file's size now, for /metrics; -1 when it cannot be read. */
+    long fileBytes() {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Stops the thread, waits for its pass or sync to end (at most {@link #CLOSE_WAIT}), and closes
+     * its connection, so that the database then closes under no writer of ours.
+     */
     @Override
     public void close() {
         stop.countDown();
+        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
         boolean interrupted = false;
-        while (thread.isAlive()) {
+        while (thread.isAlive() && System.nanoTime() < deadline) {
             try {
-                thread.join();
+                thread.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
             } catch (InterruptedException e) {
                 interrupted = true;
             }
+        }
+        if (thread.isAlive()) {
+            Log.warn("store", display + ": file upkeep still busy after " + CLOSE_WAIT.toSeconds() + " s (a slow disk?); closing anyway");
+        }
+        try {
+            own.close();
+        } catch (SQLException e) {
+            // closing anyway: the pool's connections follow
         }
         if (interrupted) {
             Thread.currentThread().interrupt();

@@ -9,6 +9,10 @@
  * ({@code inTransaction}), because InnoDB expects callers to retry those. The domain queries sit on
  * top of it in this package; nothing outside this package writes SQL.
  *
+ * <p>On the embedded store, {@code EmbeddedUpkeep} keeps H2's file reusable and synced while the
+ * server runs. It is the one class here that uses H2's engine rather than JDBC, and it is written
+ * against the H2 version the Makefile pins.
+ *
  * <p>The schema carries a version in {@code ibex_schema}; a server refuses to start on any other
  * version or on a database without the ibex tables, and it never creates tables in MySQL (an
  * operator runs {@code mysql < sql/ibex.sql}).
