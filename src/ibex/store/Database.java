@@ -118,9 +118,9 @@ public final class Database implements AutoCloseable {
         Database db = new Database(display, embedded, pool, opener);
         try {
             db.prepareSchema();
-            Path file = embedded ? h2File(url) : null;
+            Path file = embedded ? h2DataFile(url) : null;
             if (file != null) {     // a file in this process, not mem: or a tcp: server
-                db.upkeep = startUpkeep(opener, file.resolveSibling(file.getFileName() + ".mv.db"), url, display);
+                db.upkeep = startUpkeep(opener, file, !hasOption(url, "RETENTION_TIME"), display);
             }
         } catch (RuntimeException e) {
             db.close();
@@ -129,18 +129,15 @@ public final class Database implements AutoCloseable {
         return db;
     }
 
-    private static EmbeddedUpkeep startUpkeep(ConnectionPool.Opener opener, Path file, String url, String display) {
-        boolean setRetention = !url.toUpperCase(Locale.ROOT).contains(";RETENTION_TIME=");
-        Connection own;
+    private static EmbeddedUpkeep startUpkeep(ConnectionPool.Opener opener, Path file, boolean setRetention, String display) {
+        Connection own = null;
         try {
             own = opener.open();
-        } catch (SQLException e) {
-            throw new StoreException(display + ": cannot start the file's upkeep: " + ConnectionPool.oneLine(e.getMessage()), e);
-        }
-        try {
             return EmbeddedUpkeep.start(own, file, display, setRetention).orElse(null);
         } catch (SQLException | RuntimeException e) {
-            ConnectionPool.closeQuietly(own);
+            if (own != null) {
+                ConnectionPool.closeQuietly(own);
+            }
             throw new StoreException(display + ": cannot start the file's upkeep: " + e, e);
         }
     }
@@ -178,11 +175,10 @@ public final class Database implements AutoCloseable {
             throw new StoreException("compacting is for the embedded store (DBType h2); MySQL and MariaDB reuse freed space"
                     + " themselves (OPTIMIZE TABLE gives it back to the file system)");
         }
-        Path base = h2File(url);
-        if (base == null) {
+        Path file = h2DataFile(url);
+        if (file == null) {
             throw new StoreException("compacting needs an H2 file, not " + describe(type, url));
         }
-        Path file = base.resolveSibling(base.getFileName() + ".mv.db");
         if (!Files.isRegularFile(file)) {
             throw new StoreException("no embedded store at " + file);
         }
@@ -217,16 +213,26 @@ public final class Database implements AutoCloseable {
      * connection re-parsed most of them on each call: issue 6, P6).
      */
     static String h2Url(String url) {
-        String upper = url.toUpperCase(Locale.ROOT);
         StringBuilder b = new StringBuilder(url);
         for (String[] option : new String[][] {
                 {"MODE", "MySQL"}, {"DATABASE_TO_LOWER", "TRUE"}, {"LOCK_TIMEOUT", "10000"}, {"WRITE_DELAY", "0"},
                 {"DB_CLOSE_ON_EXIT", "FALSE"}, {"QUERY_CACHE_SIZE", "64"}}) {
-            if (!upper.contains(";" + option[0] + "=")) {
+            if (!hasOption(url, option[0])) {
                 b.append(';').append(option[0]).append('=').append(option[1]);
             }
         }
         return b.toString();
+    }
+
+    /** Whether an H2 URL sets the option itself (a URL may override any default of ours). */
+    private static boolean hasOption(String url, String option) {
+        return url.toUpperCase(Locale.ROOT).contains(";" + option + "=");
+    }
+
+    /** The file H2 keeps its data in for a URL ({@code <path>.mv.db}), or null for an in-memory or server URL. */
+    private static Path h2DataFile(String url) {
+        Path base = h2File(url);
+        return base == null ? null : base.resolveSibling(base.getFileName() + ".mv.db");
     }
 
     /** The file path of an H2 URL, or null for an in-memory or server URL. */

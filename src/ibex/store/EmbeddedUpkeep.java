@@ -233,11 +233,7 @@ final class EmbeddedUpkeep implements AutoCloseable {
         if (thread.isAlive()) {
             Log.warn("store", display + ": file upkeep still busy after " + CLOSE_WAIT.toSeconds() + " s (a slow disk?); closing anyway");
         }
-        try {
-            own.close();
-        } catch (SQLException e) {
-            // closing anyway: the pool's connections follow
-        }
+        ConnectionPool.closeQuietly(own);
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
