@@ -114,7 +114,7 @@ final class HttpLoad {
                         + " check (any non-200 or a reply without \"err\":\"\" is bad)",
                 targets, t, List.of("Durable commits: MariaDB with innodb_flush_log_at_trx_commit=1 (its default here);"
                         + " H2 with WRITE_DELAY=0, every commit written to the file before the reply (survives a killed"
-                        + " process; the server forces the file to disk every second, not at each commit). Each create is four INSERTs and an audit row; creations that arrive together"
+                        + " process; the server forces the file to disk every 100 ms, not at each commit). Each create is four INSERTs and an audit row; creations that arrive together"
                         + " share one transaction (store.GroupCommit), so no reply comes before its commit."
                         + " wrk, the server and MariaDB share the 2 cores. The original: 474/s at 1 connection, 1,272/s at 16 (MariaDB).",
                         h2File));
@@ -141,7 +141,7 @@ final class HttpLoad {
         double after = Long.parseLong(m.group(2).replace(",", ""));
         return String.format("H2's file after its runs (warm-up included): %,.0f MB for %,d tasks (%,.1f KB per task); %,.0f MB"
                 + " (%,.2f KB per task) after `ibex compact` on the stopped server. The server moves live pages out of chunks"
-                + " older than 5 s and reuses their space after its next sync (each second), so at these rates the file holds"
+                + " older than 5 s and reuses their space after its next sync (every 100 ms), so at these rates the file holds"
                 + " a few hundred MB of recent writes beyond its data.",
                 before / 1048576, tasks, tasks == 0 ? 0.0 : before / 1024 / tasks, after / 1048576, tasks == 0 ? 0.0 : after / 1024 / tasks);
     }

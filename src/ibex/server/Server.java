@@ -136,7 +136,7 @@ public final class Server implements AutoCloseable {
             c.gauge("ibex_db_file_bytes", "Size of the embedded store's file (README, \"The embedded store's file\").", f.bytes());
             c.counter("ibex_db_file_rewrites_total", "Passes of the embedded file's upkeep that moved pages out of old chunks.",
                     f.rewrites());
-            c.gauge("ibex_db_file_synced_timestamp_seconds", "When the upkeep last forced the embedded file to disk (every second while it runs).",
+            c.gauge("ibex_db_file_synced_timestamp_seconds", "When the upkeep last forced the embedded file to disk, or found nothing new to force (every 100 ms while it runs).",
                     () -> f.lastSyncMillis().getAsLong() / 1000);
         });
         c.gauge("ibex_jvm_heap_used_bytes", "Java heap in use (live and not yet collected).",

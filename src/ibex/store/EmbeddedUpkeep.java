@@ -26,16 +26,17 @@ import org.h2.mvstore.MVStore;
  * runs only with WRITE_DELAY above 0, which would answer a commit before it is on file. So this
  * thread does that part of the writer's work: it rewrites the live pages of the emptiest chunks
  * older than {@link #RETENTION} (H2's {@code MVStore.compact}), {@link #REWRITE_BYTES} at a time,
- * every {@link #BUSY_EVERY} while the chunks are mostly empty and once a second otherwise.
+ * every {@link #BUSY_EVERY} while the chunks are mostly empty and every {@link #IDLE_EVERY} otherwise.
  *
- * <p>Every {@link #SYNC_EVERY} it also commits what it moved and forces the file to disk, and a
- * dead chunk's space is reused only after that. H2 by itself lets a dead chunk be overwritten a few
- * versions after it died (its retention time counts from the chunk's creation), so the chunk
- * holding the pages that replaced it may not be on disk yet, and a power cut could then leave a
- * file that does not open. This thread keeps a version pinned ({@code registerVersionUsage}, as an
- * open transaction does) and moves the pin to a newer version only once everything written before
- * that version is on disk. A power cut therefore loses about the last second of commits and no
- * more; a killed process loses none (each commit is written before its reply). {@link #RETENTION},
+ * <p>Every {@link #SYNC_EVERY}, when anything was written since the last time, it also commits
+ * what it moved and forces the file to disk, and a dead chunk's space is reused only after that.
+ * H2 by itself lets a dead chunk be overwritten a few versions after it died (its retention time
+ * counts from the chunk's creation), so the chunk holding the pages that replaced it may not be on
+ * disk yet, and a power cut could then leave a file that does not open. This thread keeps a version
+ * pinned ({@code registerVersionUsage}, as an open transaction does) and moves the pin to a newer
+ * version only once everything written before that version is on disk. A power cut therefore loses
+ * about the last {@link #SYNC_EVERY} of commits and no more; a killed process loses none (each
+ * commit is written before its reply). {@link #RETENTION},
  * 5 s instead of H2's 45 s, only keeps the rewriting off young chunks whose pages are still dying
  * on their own; with 45 s the file carried 45 s of dead chunks (1.5 GB under P6's load).
  *
@@ -56,7 +57,15 @@ final class EmbeddedUpkeep implements AutoCloseable {
     static final Duration BUSY_EVERY = Duration.ofMillis(50);
     /** Passes run every {@link #BUSY_EVERY} while less than this share of the chunks' bytes is live. */
     static final int TARGET_FILL = 80;
-    static final Duration SYNC_EVERY = Duration.ofSeconds(1);
+    /** The pause between passes while the chunks are full enough. */
+    static final Duration IDLE_EVERY = Duration.ofSeconds(1);
+    /**
+     * How often the file is forced to disk and the pin moved on. Short, because the pin is not free:
+     * H2 keeps every map's root of every version since the pinned one, and each commit walks those
+     * chains. With 1 s, at about 1,000 commits a second, that walk and the second of old pages kept
+     * alive cost P6 a quarter of its creations (3,800/s against 4,700/s at 100 ms, one run).
+     */
+    static final Duration SYNC_EVERY = Duration.ofMillis(100);
     /** How old a chunk must be before its live pages are moved; set unless the URL names RETENTION_TIME. */
     static final Duration RETENTION = Duration.ofSeconds(5);
     /** How long close() waits for a pass or a sync in progress (a hung disk must not hang the server's stop). */
@@ -124,10 +133,15 @@ final class EmbeddedUpkeep implements AutoCloseable {
 
     /**
      * Writes what the passes moved, forces the file to disk, then lets H2 reuse the chunks that died
-     * before the new pin: their replacements are on disk now. Synchronized for a test's pass (see
-     * {@link #pass}) running next to the thread's.
+     * before the new pin: their replacements are on disk now. Nothing to do when H2 wrote no version
+     * since the pin was taken, which was after everything before it was on disk. Synchronized for a
+     * test's pass (see {@link #pass}) running next to the thread's.
      */
     private synchronized void sync() {
+        if (store.getCurrentVersion() == pinned.version && !store.hasUnsavedChanges()) {
+            lastSyncMillis = System.currentTimeMillis();
+            return;
+        }
         MVStore.TxCounter next = store.registerVersionUsage();
         try {
             store.commit();     // also waits for a commit being written: everything before `next` is in the file
@@ -143,15 +157,20 @@ final class EmbeddedUpkeep implements AutoCloseable {
     }
 
     private void run() {
+        long nextRewrite = System.nanoTime() + IDLE_EVERY.toNanos();
         long nextSync = System.nanoTime() + SYNC_EVERY.toNanos();
-        Duration pause = SYNC_EVERY;
+        long pause = SYNC_EVERY.toNanos();
         try {
             while (!stopped(pause)) {
+                long now = System.nanoTime();
                 try {
-                    boolean moved = rewrite();
-                    // compact() also says false when it found the store busy: the fill decides the pace.
-                    pause = moved || store.getFileStore().getChunksFillRate() < TARGET_FILL ? BUSY_EVERY : SYNC_EVERY;
-                    if (System.nanoTime() - nextSync >= 0) {
+                    if (now - nextRewrite >= 0) {
+                        boolean moved = rewrite();
+                        // compact() also says false when it found the store busy: the fill decides the pace.
+                        boolean more = moved || store.getFileStore().getChunksFillRate() < TARGET_FILL;
+                        nextRewrite = now + (more ? BUSY_EVERY : IDLE_EVERY).toNanos();
+                    }
+                    if (now - nextSync >= 0) {
                         sync();
                         nextSync = System.nanoTime() + SYNC_EVERY.toNanos();
                     }
@@ -165,11 +184,13 @@ final class EmbeddedUpkeep implements AutoCloseable {
                     }
                     if (!failing) {
                         Log.error("store", display + ": file upkeep failed (the file may grow, and a power cut may lose more"
-                                + " than a second of commits); retrying: " + e);
+                                + " than " + SYNC_EVERY.toMillis() + " ms of commits); retrying: " + e);
                     }
                     failing = true;
-                    pause = SYNC_EVERY;
+                    nextRewrite = now + IDLE_EVERY.toNanos();
+                    nextSync = now + IDLE_EVERY.toNanos();
                 }
+                pause = Math.max(0, Math.min(nextRewrite, nextSync) - System.nanoTime());
             }
             synchronized (this) {
                 store.deregisterVersionUsage(pinned);
@@ -181,10 +202,10 @@ final class EmbeddedUpkeep implements AutoCloseable {
         }
     }
 
-    /** Waits the pause; true once close() was called. */
-    private boolean stopped(Duration pause) {
+    /** Waits the pause (ns); true once close() was called. */
+    private boolean stopped(long pauseNanos) {
         try {
-            return stop.await(pause.toMillis(), TimeUnit.MILLISECONDS);
+            return stop.await(pauseNanos, TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             return true;
         }

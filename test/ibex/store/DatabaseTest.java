@@ -149,10 +149,13 @@ class DatabaseTest {
                 c.close();      // the pool finds it closed and drops it: it held the pool's only connection
                 return null;
             });
+            // A sync happens only after a write; one may be under way already when the first lands.
             long syncs = upkeep.syncs().getAsLong();
             db.inTransaction(c -> insertAction(c, 11));
-            awaitAtLeast(upkeep.syncs(), syncs + 2, "the upkeep goes on syncing");
-            assertEquals(List.of(11), db.read(c -> ints(c, "SELECT id FROM task_action")));
+            awaitAtLeast(upkeep.syncs(), syncs + 1, "the upkeep goes on syncing");
+            db.inTransaction(c -> insertAction(c, 12));
+            awaitAtLeast(upkeep.syncs(), syncs + 2, "the upkeep syncs the next write too");
+            assertEquals(List.of(11, 12), db.read(c -> ints(c, "SELECT id FROM task_action ORDER BY id")));
         } finally {
             TestDatabases.deleteTree(root);
         }
@@ -345,8 +348,12 @@ class DatabaseTest {
     @Test
     void h2Url_addsOnlyTheOptionsThatAreMissing() {
         assertEquals("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500;DATABASE_TO_LOWER=TRUE;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE"
-                + ";QUERY_CACHE_SIZE=64",
+                + ";QUERY_CACHE_SIZE=64;CACHE_SIZE=1024",
                 Database.h2Url("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500"));
+        // QUERY_CACHE_SIZE is another option than CACHE_SIZE; a URL's own CACHE_SIZE wins.
+        assertEquals("jdbc:h2:file:/d/ibex;CACHE_SIZE=65536;MODE=MySQL;DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=10000;WRITE_DELAY=0"
+                + ";DB_CLOSE_ON_EXIT=FALSE;QUERY_CACHE_SIZE=64",
+                Database.h2Url("jdbc:h2:file:/d/ibex;CACHE_SIZE=65536"));
     }
 
     @Test
