@@ -19,6 +19,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -156,6 +157,35 @@ class DatabaseTest {
             db.inTransaction(c -> insertAction(c, 12));
             awaitAtLeast(upkeep.syncs(), syncs + 2, "the upkeep syncs the next write too");
             assertEquals(List.of(11, 12), db.read(c -> ints(c, "SELECT id FROM task_action ORDER BY id")));
+        } finally {
+            TestDatabases.deleteTree(root);
+        }
+    }
+
+    @Test
+    void upkeep_onAnIdleStore_keepsTheSyncTimeFresh_withoutForcingTheFileAgain() throws Exception {
+        // /metrics' synced timestamp must stay current on a quiet server, and a quiet server must
+        // not fsync ten times a second for nothing.
+        Path root = TestDatabases.tempDir("ibex-upkeep-");
+        try (Database db = Database.open(h2With(root, ""))) {
+            var upkeep = db.fileUpkeep().orElseThrow();
+            db.inTransaction(c -> insertAction(c, 1));
+            awaitAtLeast(upkeep.syncs(), 1, "the write was forced to disk");
+            // Sample for 1.5 s. The upkeep's own pass may write once a second (then syncs once);
+            // between such writes the sync time must move on while the count of fsyncs stands still.
+            long syncs = -1;
+            var times = new HashSet<Long>();
+            int freshWithoutSync = 0;
+            for (long end = System.nanoTime() + 1_500_000_000L; System.nanoTime() < end; Thread.sleep(20)) {
+                long n = upkeep.syncs().getAsLong();
+                if (n != syncs) {
+                    syncs = n;
+                    times.clear();
+                }
+                times.add(upkeep.lastSyncMillis().getAsLong());
+                freshWithoutSync = Math.max(freshWithoutSync, times.size());
+            }
+            assertTrue(freshWithoutSync >= 3, "the sync time moved on " + (freshWithoutSync - 1) + " times without an fsync");
         } finally {
             TestDatabases.deleteTree(root);
         }
