@@ -190,7 +190,8 @@ final class EmbeddedUpkeep implements AutoCloseable {
                     nextRewrite = now + IDLE_EVERY.toNanos();
                     nextSync = now + IDLE_EVERY.toNanos();
                 }
-                pause = Math.max(0, Math.min(nextRewrite, nextSync) - System.nanoTime());
+                long t = System.nanoTime();     // nanoTime values compare only as differences
+                pause = Math.max(0, Math.min(nextRewrite - t, nextSync - t));
             }
             synchronized (this) {
                 store.deregisterVersionUsage(pinned);
