@@ -306,7 +306,11 @@ public final class AgentHub implements AutoCloseable {
         // Not waited for: many agents connecting at once share one transaction.
         presence.submit(new ClusterStore.PresenceChange(s.host(), serverName, connected, s.agentId(), s.remote(),
                 clock.millis())).exceptionally(e -> {
-                    Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
+                    // A change still queued when the server stops fails on the closed store: one line
+                    // per agent of a fleet that just dropped would flood the log, and says nothing new.
+                    if (!listener.isClosed()) {
+                        Log.warn("rpc", "agent " + s.host() + ": presence not recorded: " + e.getMessage());
+                    }
                     return null;
                 });
     }
