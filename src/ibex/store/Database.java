@@ -363,15 +363,16 @@ public final class Database implements AutoCloseable {
 
     /**
      * Readings of the embedded file: its size in bytes (-1 when unreadable), the upkeep's passes
-     * that moved pages, when it last forced the file to disk (epoch ms), and how often it did.
+     * that moved pages, when everything written was last known to be on disk (epoch ms: forced
+     * then, or nothing new since), and how often it forced the file.
      */
     public record FileUpkeep(LongSupplier bytes, LongSupplier rewrites, LongSupplier lastSyncMillis, LongSupplier syncs) {
     }
 
     /**
-     * One pass of the embedded file's upkeep now, as its thread makes one every 50 ms to 1 s
-     * (rewrite old chunks, sync, let freed space be reused); nothing on MySQL. Lets a test drive
-     * the upkeep without waiting on its clock.
+     * One pass of the embedded file's upkeep now (rewrite old chunks, sync, let freed space be
+     * reused), as its thread rewrites every 50 ms to 1 s and syncs every 100 ms; nothing on MySQL.
+     * Lets a test drive the upkeep without waiting on its clock.
      */
     void upkeepPass() {
         EmbeddedUpkeep u = upkeep;

@@ -36,7 +36,9 @@ import org.h2.mvstore.MVStore;
  * pinned ({@code registerVersionUsage}, as an open transaction does) and moves the pin to a newer
  * version only once everything written before that version is on disk. A power cut therefore loses
  * about the last {@link #SYNC_EVERY} of commits and no more; a killed process loses none (each
- * commit is written before its reply). {@link #RETENTION},
+ * commit is written before its reply). This holds with WRITE_DELAY=0, ibex's setting: with a URL's
+ * WRITE_DELAY above 0, H2 writes chunks on threads of its own, a commit may be answered before it
+ * is in the file, and a sync may run before a chunk being written lands. {@link #RETENTION},
  * 5 s instead of H2's 45 s, only keeps the rewriting off young chunks whose pages are still dying
  * on their own; with 45 s the file carried 45 s of dead chunks (1.5 GB under P6's load).
  *
@@ -90,7 +92,14 @@ final class EmbeddedUpkeep implements AutoCloseable {
         this.store = store;
         this.file = file;
         this.display = display;
+        // What was written before the upkeep (the schema, H2's own settings) is forced here: a later
+        // sync finds nothing new since this pin and skips, so it would reach the disk only with the
+        // next write. Pin first, as sync() does, so a write in between is not taken for synced.
         this.pinned = store.registerVersionUsage();
+        store.commit();
+        store.sync();
+        syncs.increment();
+        this.lastSyncMillis = System.currentTimeMillis();
         this.thread = Thread.ofPlatform().daemon().name("ibex-h2-upkeep").unstarted(this::run);
     }
 
@@ -168,7 +177,8 @@ final class EmbeddedUpkeep implements AutoCloseable {
                         boolean moved = rewrite();
                         // compact() also says false when it found the store busy: the fill decides the pace.
                         boolean more = moved || store.getFileStore().getChunksFillRate() < TARGET_FILL;
-                        nextRewrite = now + (more ? BUSY_EVERY : IDLE_EVERY).toNanos();
+                        // Counted from the pass's end: passes hold the store lock, so commits get the pause.
+                        nextRewrite = System.nanoTime() + (more ? BUSY_EVERY : IDLE_EVERY).toNanos();
                     }
                     if (now - nextSync >= 0) {
                         sync();
@@ -187,8 +197,9 @@ final class EmbeddedUpkeep implements AutoCloseable {
                                 + " than " + SYNC_EVERY.toMillis() + " ms of commits); retrying: " + e);
                     }
                     failing = true;
-                    nextRewrite = now + IDLE_EVERY.toNanos();
-                    nextSync = now + IDLE_EVERY.toNanos();
+                    long after = System.nanoTime();     // the failure itself may have taken long (a hung fsync)
+                    nextRewrite = after + IDLE_EVERY.toNanos();
+                    nextSync = after + IDLE_EVERY.toNanos();
                 }
                 long t = System.nanoTime();     // nanoTime values compare only as differences
                 pause = Math.max(0, Math.min(nextRewrite - t, nextSync - t));
@@ -222,7 +233,7 @@ final class EmbeddedUpkeep implements AutoCloseable {
         return syncs.sum();
     }
 
-    /** When the file was last forced to disk (epoch ms; 0 before the first time), for /metrics. */
+    /** When everything written was last known to be on disk (epoch ms): forced then, or nothing new since; for /metrics. */
     long lastSyncMillis() {
         return lastSyncMillis;
     }

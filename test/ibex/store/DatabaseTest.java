@@ -163,6 +163,19 @@ class DatabaseTest {
     }
 
     @Test
+    void upkeep_forcesWhatWasWrittenBeforeIt_withoutWaitingForAWrite() throws IOException {
+        // The schema is written before the upkeep starts; later syncs skip while nothing new is written.
+        Path root = TestDatabases.tempDir("ibex-upkeep-");
+        try (Database db = Database.open(h2With(root, ""))) {
+            var upkeep = db.fileUpkeep().orElseThrow();
+            assertTrue(upkeep.syncs().getAsLong() >= 1, "the new file was forced to disk at start");
+            assertTrue(upkeep.lastSyncMillis().getAsLong() > 0, "and the sync time says so");
+        } finally {
+            TestDatabases.deleteTree(root);
+        }
+    }
+
+    @Test
     void upkeep_onAnIdleStore_keepsTheSyncTimeFresh_withoutForcingTheFileAgain() throws Exception {
         // /metrics' synced timestamp must stay current on a quiet server, and a quiet server must
         // not fsync ten times a second for nothing.
@@ -381,6 +394,8 @@ class DatabaseTest {
                 + ";QUERY_CACHE_SIZE=64;CACHE_SIZE=1024",
                 Database.h2Url("jdbc:h2:file:/d/ibex;MODE=MySQL;LOCK_TIMEOUT=500"));
         // QUERY_CACHE_SIZE is another option than CACHE_SIZE; a URL's own CACHE_SIZE wins.
+        assertTrue(Database.h2Url("jdbc:h2:file:/d/ibex;query_cache_size=8").endsWith(";query_cache_size=8;MODE=MySQL"
+                + ";DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=10000;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE;CACHE_SIZE=1024"));
         assertEquals("jdbc:h2:file:/d/ibex;CACHE_SIZE=65536;MODE=MySQL;DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=10000;WRITE_DELAY=0"
                 + ";DB_CLOSE_ON_EXIT=FALSE;QUERY_CACHE_SIZE=64",
                 Database.h2Url("jdbc:h2:file:/d/ibex;CACHE_SIZE=65536"));
