@@ -82,7 +82,7 @@ final class EmbeddedUpkeep implements AutoCloseable {
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread thread;
     private volatile long lastSyncMillis;
-    /** Guarded by this (see sync). */
+    /** Guarded by this (see sync); null until the first sync, which start() makes. */
     private MVStore.TxCounter pinned;
     /** Only the upkeep's thread touches this. */
     private boolean failing;
@@ -92,14 +92,6 @@ final class EmbeddedUpkeep implements AutoCloseable {
         this.store = store;
         this.file = file;
         this.display = display;
-        // What was written before the upkeep (the schema, H2's own settings) is forced here: a later
-        // sync finds nothing new since this pin and skips, so it would reach the disk only with the
-        // next write. Pin first, as sync() does, so a write in between is not taken for synced.
-        this.pinned = store.registerVersionUsage();
-        store.commit();
-        store.sync();
-        syncs.increment();
-        this.lastSyncMillis = System.currentTimeMillis();
         this.thread = Thread.ofPlatform().daemon().name("ibex-h2-upkeep").unstarted(this::run);
     }
 
@@ -121,6 +113,9 @@ final class EmbeddedUpkeep implements AutoCloseable {
             store.setRetentionTime((int) RETENTION.toMillis());
         }
         var upkeep = new EmbeddedUpkeep(own, store, file, display);
+        // Forces what was written before the upkeep (the schema, H2's own settings): later syncs skip
+        // while nothing new is written, so it would otherwise reach the disk only with the next write.
+        upkeep.sync();
         upkeep.thread.start();
         return Optional.of(upkeep);
     }
@@ -147,7 +142,7 @@ final class EmbeddedUpkeep implements AutoCloseable {
      * test's pass (see {@link #pass}) running next to the thread's.
      */
     private synchronized void sync() {
-        if (store.getCurrentVersion() == pinned.version && !store.hasUnsavedChanges()) {
+        if (pinned != null && store.getCurrentVersion() == pinned.version && !store.hasUnsavedChanges()) {
             lastSyncMillis = System.currentTimeMillis();
             return;
         }
@@ -159,7 +154,9 @@ final class EmbeddedUpkeep implements AutoCloseable {
             store.deregisterVersionUsage(next);
             throw e;
         }
-        store.deregisterVersionUsage(pinned);
+        if (pinned != null) {
+            store.deregisterVersionUsage(pinned);
+        }
         pinned = next;
         syncs.increment();
         lastSyncMillis = System.currentTimeMillis();
