@@ -13,11 +13,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -47,11 +50,16 @@ final class Runner {
     }
 
     /**
-     * One run: a task and the clock it was started with. equals and hashCode are written out: a
-     * record's own go through a method handle, which costs in the agent's interpreter, and keys
-     * are compared for every run at every heartbeat.
+     * One run: a task and the clock it was started with, ordered by both. equals and hashCode are
+     * written out: a record's own go through a method handle, which costs in the agent's
+     * interpreter, and keys are compared for every run at every heartbeat.
      */
-    record Key(long taskId, long clock) {
+    record Key(long taskId, long clock) implements Comparable<Key> {
+        @Override
+        public int compareTo(Key o) {
+            return taskId != o.taskId ? Long.compare(taskId, o.taskId) : Long.compare(clock, o.clock);
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Key k && k.taskId == taskId && k.clock == clock;
@@ -100,10 +108,14 @@ final class Runner {
     private final InstantSource clock;
     private final boolean root;
     private final String user;
-    private final Map<Key, Run> running = new ConcurrentHashMap<>();
+    /**
+     * Sorted, like {@link #starting}: whether a task has a run here is one lookup, not a scan (an
+     * assignment list acks up to every run of the agent, and asks that for each ack: P5).
+     */
+    private final NavigableMap<Key, Run> running = new ConcurrentSkipListMap<>();
     private final Path workDir = workDir();
     /** Runs being started, and whether a kill came meanwhile; also the lock of start versus kill. */
-    private final Map<Key, Boolean> starting = new HashMap<>();
+    private final NavigableMap<Key, Boolean> starting = new TreeMap<>();
     private final ScheduledThreadPoolExecutor timers = timers();
 
     Runner(MetaDir meta, Supplier<Spawner> spawners, Consumer<Finished> finished, Duration grace, InstantSource clock) {
@@ -133,17 +145,19 @@ final class Runner {
 
     /** Whether a run of this task is going or starting here. */
     boolean hasRunOf(long taskId) {
+        var first = new Key(taskId, Long.MIN_VALUE);
         synchronized (starting) {
-            return running.keySet().stream().anyMatch(k -> k.taskId() == taskId)
-                    || starting.keySet().stream().anyMatch(k -> k.taskId() == taskId);
+            return hasTask(running.ceilingKey(first), taskId) || hasTask(starting.ceilingKey(first), taskId);
         }
+    }
+
+    private static boolean hasTask(Key key, long taskId) {
+        return key != null && key.taskId() == taskId;
     }
 
     /** The runs going now, in a stable order. */
     List<Key> runningKeys() {
-        var keys = new ArrayList<>(running.keySet());
-        keys.sort((a, b) -> a.taskId() != b.taskId() ? Long.compare(a.taskId(), b.taskId()) : Long.compare(a.clock(), b.clock()));
-        return keys;
+        return new ArrayList<>(running.keySet());
     }
 
     /**

@@ -137,6 +137,42 @@ class RunnerTest {
         assertEquals(java.util.Optional.empty(), meta.run(5, 1).orElseThrow().stop(), "a timeout fired for a finished run");
     }
 
+
+    /**
+     * Which tasks have a run here (asked at every ack, to keep or remove a task's directory), told
+     * apart from their neighbours by id; the runs going listed in task then clock order.
+     */
+    @Test
+    void hasRunOf_tellsEachTaskApart_fromStartToEnd_andRunningKeysAreOrdered() throws Exception {
+        var gate = file("gate");
+        var script = "#!/bin/sh\nwhile [ ! -e " + gate + " ]; do sleep 0.05; done\n";
+        runner.start(meta.writeScript(new TaskScript(7, script, "", "", "", 0)), 2);
+        runner.start(meta.writeScript(new TaskScript(5, script, "", "", "", 0)), 9);
+        runner.start(meta.writeScript(new TaskScript(7, script, "", "", "", 0)), 1);
+        // Starting counts at once, before the processes exist.
+        for (long id : new long[] {5, 7}) {
+            assertTrue(runner.hasRunOf(id), "task " + id);
+        }
+        for (long id : new long[] {4, 6, 8}) {
+            assertFalse(runner.hasRunOf(id), "task " + id);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (runner.runningKeys().size() < 3 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(List.of(new Runner.Key(5, 9), new Runner.Key(7, 1), new Runner.Key(7, 2)), runner.runningKeys());
+        assertFalse(runner.hasRunOf(6));
+        Files.createFile(gate);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(HostStatus.SUCCESS, finished.poll(20, TimeUnit.SECONDS).done().status());
+        }
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!runner.runningKeys().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertFalse(runner.hasRunOf(5));
+        assertFalse(runner.hasRunOf(7));
+    }
     @Test
     void backgroundChildHoldingOutput_runIsDoneWhenTheScriptExits_andTheChildLivesOn() throws Exception {
         var pidFile = file("daemon.pid");
