@@ -176,8 +176,9 @@ final class Agentd {
      * server's creation path as much as the agent.
      */
     void startRate() throws IOException, InterruptedException {
-        int k = b.quick ? 60 : 300;
-        int rounds = b.quick ? 1 : 3;
+        // A round of 300 starts took under a second here, and rounds of one run ranged 59–108 %.
+        int k = b.quick ? 60 : 1000;
+        int rounds = b.quick ? 1 : 5;
         var dir = b.scratch.resolve("p5");
         var plain = new ArrayList<Double>();
         var agentRates = new ArrayList<Double>();
@@ -189,6 +190,14 @@ final class Agentd {
         try (var server = Ibex.server(b.bin, dir.resolve("server"), Ibex.h2(dir.resolve("server")), 1000, Map.of())) {
             var imageJava = b.bin.toRealPath().getParent().resolve("java");
             String wrap = wrapper();
+            // Uncounted: a server that just started compiles its report and ack paths during the
+            // first burst, on the cores the agent and its scripts share here (round 1 ran 49 % then).
+            var warm = dir.resolve("agent-warm-up.log");
+            createStarts(server, k, warm);
+            try (var agent = Ibex.agent(b.bin, agentDir, server.rpcPort, "p5-host", 1000, Map.of())) {
+                awaitStarts(warm, k);
+                awaitIdle(server);
+            }
             for (int r = 1; r <= rounds; r++) {
                 double pr = spawn(imageJava, dir, "plain-" + r, k, null);
                 double wr = spawn(imageJava, dir, "wrapped-" + r, k, wrap);
@@ -210,12 +219,19 @@ final class Agentd {
                         Stats.f(liveRates.getLast()));
             }
         }
-        double ratio = 100 * Stats.median(agentRates) / Stats.median(plain);
-        b.section("P5 — task start rate on one host", k + " starts per round, " + rounds + " round(s), the plain starts and the agent's"
-                        + " interleaved in the same run; each start appends the script's own $EPOCHREALTIME to a file, and the rate is"
+        // Paired: this VM's process creation drifts by up to 2x between rounds (kernel time per start,
+        // no steal), so each round's agent rate is set against the plain rate measured just before it.
+        var ratios = new ArrayList<Double>();
+        for (int r = 0; r < rounds; r++) {
+            ratios.add(100 * agentRates.get(r) / plain.get(r));
+        }
+        double ratio = Stats.median(ratios);
+        b.section("P5 — task start rate on one host", k + " starts per round, " + rounds + " round(s) after an uncounted round of the"
+                        + " agent's that warms the server up, the plain starts and the agent's interleaved in the same run; each start appends the script's own $EPOCHREALTIME to a file, and the rate is"
                         + " (starts − 1) ÷ (last − first start)",
-                List.of(new Bench.Target("agent's start rate ÷ plain ProcessBuilder's (medians)", "≥ 80 %", String.format("%.0f %% (%s vs %s starts/s)",
-                        ratio, Stats.f(Stats.median(agentRates)), Stats.f(Stats.median(plain))), ratio >= 80)),
+                List.of(new Bench.Target("agent's start rate ÷ plain ProcessBuilder's (median of the rounds' ratios)", "≥ 80 %",
+                        String.format("%.0f %% (medians: %s vs %s starts/s, %.0f %%)", ratio, Stats.f(Stats.median(agentRates)),
+                                Stats.f(Stats.median(plain)), 100 * Stats.median(agentRates) / Stats.median(plain)), ratio >= 80)),
                 t, List.of("Fallback column: the same starts as the agent makes them where glibc is older than 2.34"
                         + " (ProcessBuilder with setsid /bin/sh -c WRAP SCRIPT RUN-LOG, WRAP read from ibex.agent.Command):"
                         + String.format(" median %.0f %% of plain.", 100 * Stats.median(wrapped) / Stats.median(plain))
