@@ -23,7 +23,7 @@ public final class Counters {
     /** Things counted; the Prometheus name and help are part of the contract of /metrics. */
     public enum Counter {
         HEARTBEATS("ibex_heartbeats_total", "Heartbeats received from agents."),
-        REPORTS("ibex_reports_total", "Results reported by agents (a result resent until acked counts each time)."),
+        REPORTS("ibex_reports_total", "Results received from agents, stored or not (a result sent again counts each time)."),
         RESULTS_STORED("ibex_results_stored_total", "Results that changed a host's row in the store."),
         OUTPUT_BYTES("ibex_output_bytes_stored_total", "UTF-8 bytes of stdout and stderr stored with results."),
         TIMEOUTS("ibex_timeouts_total", "Runs ended as timeout: reported by an agent or marked by the scheduler."),

@@ -205,6 +205,22 @@ final class Harness implements AutoCloseable {
         }
     }
 
+    /** One unlabelled value from the server's {@code /metrics}. */
+    double metric(String name) {
+        var r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpAddress().getPort() + "/metrics"))
+                .timeout(Duration.ofSeconds(20)).header("Authorization", AUTH).build();
+        try {
+            var text = HTTP.send(r, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+            return text.lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+                    .findFirst().orElseThrow(() -> new AssertionError("no " + name + " in /metrics:\n" + text));
+        } catch (IOException e) {
+            throw new UncheckedIOException("GET /metrics", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
     /** Creates and starts a task on the hosts; returns its id. */
     long task(String script, String account, int timeout, String... hosts) {
         return taskWithArgs(script, account, timeout, "", hosts);

@@ -12,10 +12,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
-/** Fifty tasks at once on one agent, none waiting for another; MetaDir tidy after (issue 4 §7). */
+/**
+ * Fifty tasks at once on one agent, none waiting for another; each result reported once; MetaDir
+ * tidy after (issue 4 §7).
+ */
 class LoadTest {
     @Test
-    void fiftyTasksAtOnce_runSideBySide_andLeaveNoTaskInMetaDir() throws Exception {
+    void fiftyTasksAtOnce_runSideBySide_eachResultReportedOnce_andLeaveNoTaskInMetaDir() throws Exception {
         try (var h = new Harness(); var pool = Executors.newFixedThreadPool(8)) {
             h.agent("load-1", "");
             var marks = Files.createDirectories(h.dir.resolve("marks"));
@@ -41,6 +44,10 @@ class LoadTest {
                 assertEquals("success", end.getString("status", ""), end::toString);
                 assertEquals("task " + i + "\n", end.getString("stdout", ""));
             }
+            // Fifty ends within a second or two, each bringing a heartbeat: a result is not sent
+            // again while its ack is on the way.
+            assertEquals(50, h.metric("ibex_results_stored_total"));
+            assertEquals(50, h.metric("ibex_reports_total"), "reports received for 50 results");
             var meta = h.meta("load-1");
             Harness.awaitTrue(Duration.ofSeconds(10), "MetaDir to hold no task directory", () -> taskDirs(meta).isEmpty());
             assertTrue(Files.exists(meta.resolve("agent-id")));

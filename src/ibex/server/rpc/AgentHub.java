@@ -315,9 +315,8 @@ public final class AgentHub implements AutoCloseable {
                 });
     }
 
-    /** Counts the results of one heartbeat: reported, stored, stored output bytes, timeouts. */
-    void countResults(int reported, List<DispatchStore.Result> stored) {
-        counters.add(Counters.Counter.REPORTS, reported);
+    /** Counts the results one heartbeat stored: results, their output bytes, timeouts. */
+    void countStored(List<DispatchStore.Result> stored) {
         counters.add(Counters.Counter.RESULTS_STORED, stored.size());
         long bytes = 0;
         for (var r : stored) {

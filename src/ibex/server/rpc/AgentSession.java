@@ -472,9 +472,11 @@ final class AgentSession implements ReadLoop.Readable {
         }
         var acks = new ArrayList<Assignments.Ack>();
         if (!results.isEmpty()) {
+            // Counted as received, stored or not: a result the store refused is sent again.
+            hub.counters.add(Counters.Counter.REPORTS, results.size());
             try {
                 var stored = hub.results.write(results);
-                hub.countResults(results.size(), stored);
+                hub.countStored(stored);
                 for (var r : results) {
                     acks.add(new Assignments.Ack(r.taskId(), r.clock()));
                 }
