@@ -38,8 +38,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * Greeting → Hello → Welcome, then Heartbeat every interval (fixed rate, random phase), answered
  * by Assignments; pushed TaskScript and Assignments are handled like the agent does (a START it
  * has not run is "run" and reported as success after --run-ms; a KILL is reported killed; a START
- * without its script gets a ScriptRequest). Results go out in an immediate heartbeat and in every
- * heartbeat until acked. One selector thread: the load generator must cost little next to the
+ * without its script gets a ScriptRequest). Results go out in an immediate heartbeat and, like the
+ * agent's, again only after a reply came without their ack, or on a new connection. One selector thread: the load generator must cost little next to the
  * server on a 2-core machine.
  *
  * <pre>
@@ -58,6 +58,8 @@ final class AgentSim {
         long doneAtNanos;
         HostStatus result;
         boolean acked;
+        /** The heartbeat that carries the result until its reply comes; 0 when none does. */
+        long inFlightSeq;
 
         Run(long taskId, long clock) {
             this.taskId = taskId;
@@ -304,6 +306,7 @@ final class AgentSim {
         c.pending.clear();
         c.seq = 0;
         java.util.Arrays.fill(c.sentSeq, 0);
+        c.runs.values().forEach(run -> run.inFlightSeq = 0);   // a new connection sends every unacked result
         c.ch = SocketChannel.open();
         c.ch.configureBlocking(false);
         c.ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
@@ -427,6 +430,14 @@ final class AgentSim {
             }
         }
         long ms = System.currentTimeMillis();
+        if (a.ackSeq() != 0) {
+            // As the agent: a result goes again only after a reply came without its ack.
+            for (var run : c.runs.values()) {
+                if (run.inFlightSeq != 0 && run.inFlightSeq <= a.ackSeq()) {
+                    run.inFlightSeq = 0;
+                }
+            }
+        }
         for (var ack : a.acks()) {
             var run = c.runs.get(ack.taskId());
             if (run != null && run.clock == ack.clock() && !run.acked) {
@@ -482,17 +493,18 @@ final class AgentSim {
         if (!c.live || c.dead) {
             return;
         }
+        long s = ++c.seq;
         List<Heartbeat.Report> reports = List.of();
         for (var run : c.runs.values()) {
-            if (run.result != null && !run.acked) {
+            if (run.result != null && !run.acked && run.inFlightSeq == 0) {
                 if (reports.isEmpty()) {
                     reports = new ArrayList<>();
                 }
+                run.inFlightSeq = s;
                 reports.add(new Heartbeat.Report(run.taskId, run.clock, run.result, run.result == HostStatus.SUCCESS ? 0 : -1,
                         "ok\n", ""));
             }
         }
-        long s = ++c.seq;
         int slot = (int) (s & 15);
         c.sentSeq[slot] = s;
         // The round trip starts when this heartbeat is written, not when the loop began the batch it is

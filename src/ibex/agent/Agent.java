@@ -31,6 +31,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -45,15 +46,6 @@ public final class Agent implements AutoCloseable {
     private static final long RESULT_BUDGET = 6L * 1024 * 1024;
     /** Live output in one heartbeat: about this many bytes, less what results took beyond their budget. */
     private static final long LIVE_BUDGET = 4L * 1024 * 1024;
-    /**
-     * A result goes once on a connection, and again only when no ack came for it this long. The
-     * server acks what it stored as soon as its commit is done; no ack means it could not store
-     * it (its database failed), and a new connection sends everything unacked at once. A result
-     * used to go in every heartbeat until its ack came back, and each run's end brings a heartbeat:
-     * 1,000 runs given together were reported 2,267 times, every time read from their files again
-     * and written again by the server (an UPDATE that changed nothing).
-     */
-    private static final long RESEND_AFTER_NANOS = Duration.ofSeconds(5).toNanos();
     /** How often MetaDir is tidied while connected. */
     private static final Duration TIDY_EVERY = Duration.ofMinutes(10);
 
@@ -82,6 +74,16 @@ public final class Agent implements AutoCloseable {
      * by acks, so a heartbeat does not walk the journal.
      */
     private final Map<Runner.Key, MetaDir.Done> unacked = new ConcurrentSkipListMap<>();
+    /**
+     * Results on their way on this connection: the seq of the heartbeat that carried each. One
+     * goes again only after the reply to that heartbeat came without its ack (the server acks what
+     * it stored; a reply without the ack means its store refused the write), however slow the
+     * server is; a new connection sends every unacked result. A result used to go in every
+     * heartbeat until its ack came, and each run's end brings a heartbeat: 1,000 runs given
+     * together were reported 2,267 times, each read from its files again and written again by the
+     * server (an UPDATE that changed nothing).
+     */
+    private final Map<Runner.Key, Long> inFlight = new ConcurrentHashMap<>();
     private volatile boolean running = true;
     private volatile Socket socket;
     private volatile FrameWriter out;
@@ -185,10 +187,10 @@ public final class Agent implements AutoCloseable {
         synchronized (this) {
             scriptsAsked.clear();
             handled.clear();
+            inFlight.clear();
             assignedKnown = false;
         }
         var live = new Live(config.task().outputCap());
-        var sent = new HashMap<Runner.Key, Long>();   // results sent on this connection: when
         Log.info("agent", "connected to " + w.server() + " at " + server + " as host " + host);
         // A platform thread: an agent holds one connection, and a blocking read on a platform thread
         // is one system call, where a virtual thread's read went through the poller, a carrier and
@@ -197,7 +199,8 @@ public final class Agent implements AutoCloseable {
         try {
             long seq = 0;
             while (running && reader.isAlive()) {
-                out.write(new Heartbeat(++seq, reports(live, sent)));
+                seq++;
+                out.write(new Heartbeat(seq, reports(live, seq)));
                 tidy();
                 beatNow.tryAcquire(interval, TimeUnit.MILLISECONDS);
                 beatNow.drainPermits();
@@ -259,6 +262,12 @@ public final class Agent implements AutoCloseable {
                 meta.forget(ack.taskId(), ack.clock(), ids.contains(ack.taskId()) || runner.hasRunOf(ack.taskId()));
             }
         }
+        if (a.ackSeq() > 0) {
+            // The reply to heartbeat ackSeq: what it and earlier ones carried and was not acked was
+            // refused by the server's store, and goes with the next heartbeat.
+            long replied = a.ackSeq();
+            inFlight.values().removeIf(seq -> seq <= replied);
+        }
     }
 
     private void script(TaskScript t) throws IOException {
@@ -319,21 +328,18 @@ public final class Agent implements AutoCloseable {
     }
 
     /**
-     * Every result not yet acked and not sent lately on this connection ({@link #RESEND_AFTER_NANOS};
-     * within the budget, the rest go next time), then live output of the runs still going. A run is reported from its files, so a result that was written while the
+     * Every result not yet acked and not on its way ({@link #inFlight}; within the budget, the rest
+     * go next time), then live output of the runs still going. A run is reported from its files, so a result that was written while the
      * agent, the network or the server was down goes out on the next connection, until acked.
      */
-    private List<Heartbeat.Report> reports(Live live, Map<Runner.Key, Long> sent) throws IOException {
+    private List<Heartbeat.Report> reports(Live live, long seq) throws IOException {
         var out = new ArrayList<Heartbeat.Report>();
         int cap = config.task().outputCap();
         long used = 0;
-        long now = System.nanoTime();
-        sent.keySet().retainAll(unacked.keySet());
         for (var e : unacked.entrySet()) {
             var run = e.getKey();
             var done = e.getValue();
-            var last = sent.get(run);
-            if (last != null && now - last < RESEND_AFTER_NANOS) {
+            if (inFlight.containsKey(run)) {
                 continue;
             }
             String stdout;
@@ -350,7 +356,7 @@ public final class Agent implements AutoCloseable {
             }
             used += size;
             out.add(new Heartbeat.Report(run.taskId(), run.clock(), done.status(), done.exitCode(), stdout, stderr));
-            sent.put(run, now);
+            inFlight.put(run, seq);
         }
         out.addAll(live.next(runner.runningKeys(), meta, LIVE_BUDGET - Math.max(0, used - RESULT_BUDGET)));
         return out;

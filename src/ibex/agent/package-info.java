@@ -22,7 +22,8 @@
  *     wrapper (found by the log's path in its argv, pid checked by start time) is adopted, timed
  *     from its start and killable; a run that ended meanwhile is finished from its log's exit and
  *     stop lines; only a wrapper gone without a status is reported failed, saying so. Results
- *     stay in the log's done line and go out in every heartbeat until the server acks them.</li>
+ *     stay in the log's done line until the server acks them; one goes again when the reply to
+ *     the heartbeat that carried it came without its ack, and on every new connection.</li>
  * <li><b>Bounded.</b> Reports carry at most {@code [Task] OutputCap} bytes per stream: head and tail
  *     and one line counting what was left out, cut on character boundaries, invalid UTF-8 replaced.
  *     Memory does not grow with what a script prints. Live output: at most 64 KiB per stream and run

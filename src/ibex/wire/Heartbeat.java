@@ -6,8 +6,9 @@ import java.util.Objects;
 
 /**
  * Type 0x10, agent to server, every heartbeat interval. {@code seq} counts up from 1 per connection
- * and comes back as {@link Assignments#ackSeq()}. {@code reports} holds every run the agent has a
- * result for and the server has not acked yet, and live output of runs still running.
+ * and comes back as {@link Assignments#ackSeq()}. {@code reports} holds the results the server has
+ * not acked yet and that no earlier heartbeat still awaiting its reply carries, and live output of
+ * runs still running.
  */
 public record Heartbeat(long seq, List<Report> reports) implements Message {
     public Heartbeat {

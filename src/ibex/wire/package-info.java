@@ -29,9 +29,11 @@
  * <li>An agent that holds an assignment for a task whose inputs it does not have (restarted, missed
  *     a push) sends {@link ibex.wire.ScriptRequest}; the server answers with the TaskScript, or with
  *     nothing if the task no longer exists (the next Assignments will not name it).</li>
- * <li>Results: the agent reports every run it has a result for in every heartbeat until the server
- *     acks it ({@link ibex.wire.Assignments.Ack}, same task and clock). An ack means the result is
- *     stored; the agent may forget it. Acking a report twice, or a report the server ignores (stale
+ * <li>Results: the agent reports every run it has a result for until the server acks it
+ *     ({@link ibex.wire.Assignments.Ack}, same task and clock), in the reply to the heartbeat that
+ *     carried it. An ack means the result is stored; the agent may forget it. A reply without the
+ *     ack means the server could not store it: the agent sends it again in a later heartbeat (until
+ *     that reply it does not), and sends every unacked result on a new connection. Acking a report twice, or a report the server ignores (stale
  *     clock), is harmless; the server acks it too so the agent stops sending it.</li>
  * <li>Live output: while a run is running, the agent sends reports with status {@code running}
  *     carrying the next pieces of its stdout and stderr. Each piece starts at an offset into the

@@ -45,8 +45,8 @@ class LoadTest {
                 assertEquals("task " + i + "\n", end.getString("stdout", ""));
             }
             // Fifty ends within a second or two, each bringing a heartbeat: a result is not sent
-            // again while its ack is on the way.
-            assertEquals(50, h.metric("ibex_results_stored_total"));
+            // again while the reply to the heartbeat that carried it is on its way.
+            Harness.awaitTrue(Duration.ofSeconds(10), "50 stored results to be counted", () -> h.metric("ibex_results_stored_total") == 50);
             assertEquals(50, h.metric("ibex_reports_total"), "reports received for 50 results");
             var meta = h.meta("load-1");
             Harness.awaitTrue(Duration.ofSeconds(10), "MetaDir to hold no task directory", () -> taskDirs(meta).isEmpty());
