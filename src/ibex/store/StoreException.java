@@ -26,4 +26,14 @@ public final class StoreException extends RuntimeException {
         }
         return "";
     }
+
+    /**
+     * Whether the database refused the data itself (SQLState class 22, data exception, or 23,
+     * integrity constraint), so that the same work fails however often it is tried, and other
+     * work does not.
+     */
+    public boolean refusedData() {
+        var state = sqlState();
+        return state.startsWith("22") || state.startsWith("23");
+    }
 }

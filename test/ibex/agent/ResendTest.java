@@ -63,4 +63,27 @@ class ResendTest {
             Harness.awaitTrue(Duration.ofSeconds(10), "the stored result to be counted", () -> h.metric("ibex_results_stored_total") == 1);
         }
     }
+
+    /** A result whose data the store refuses (a constraint here) holds back no other result sent with it. */
+    @Test
+    void resultTheStoreRefusesForItsData_holdsBackNoOtherSentWithIt() throws Exception {
+        try (var h = new Harness(); var db = join(h); var sql = db.createStatement()) {
+            h.agent("resend-3", "");
+            sql.execute("ALTER TABLE task_host ADD CONSTRAINT test_no_success CHECK (status <> 'success')");
+            long poison = h.task("#!/bin/sh\necho poison\n", "root", 0, "resend-3");
+            long fine = h.task("#!/bin/sh\necho fine\n", "root", 0, "resend-3");
+            // Both refused, each at least twice: after a refusal they are due together, in one heartbeat.
+            Harness.awaitTrue(Duration.ofSeconds(20), "both results to be refused twice", () -> h.metric("ibex_reports_total") >= 4);
+            sql.execute("ALTER TABLE task_host ADD CONSTRAINT test_no_poison CHECK (status <> 'success' OR stdout NOT LIKE 'poison%')");
+            sql.execute("ALTER TABLE task_host DROP CONSTRAINT test_no_success");
+            var end = h.awaitEnd(fine, "resend-3", Duration.ofSeconds(20));
+            assertEquals("success", end.getString("status", ""), end::toString);
+            assertEquals("fine\n", end.getString("stdout", ""));
+            assertEquals("running", h.output(poison, "resend-3").getString("status", ""));
+            sql.execute("ALTER TABLE task_host DROP CONSTRAINT test_no_poison");
+            end = h.awaitEnd(poison, "resend-3", Duration.ofSeconds(20));
+            assertEquals("success", end.getString("status", ""), end::toString);
+            assertEquals("poison\n", end.getString("stdout", ""));
+        }
+    }
 }

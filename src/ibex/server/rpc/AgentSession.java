@@ -475,26 +475,20 @@ final class AgentSession implements ReadLoop.Readable {
             // Counted as received, stored or not: a result the store refused is sent again.
             hub.counters.add(Counters.Counter.REPORTS, results.size());
             try {
-                var stored = hub.results.write(results);
-                hub.countStored(stored);
-                for (var r : results) {
-                    acks.add(new Assignments.Ack(r.taskId(), r.clock()));
-                }
-                synchronized (assignments) {
+                store(results, acks);
+            } catch (StoreException e) {
+                if (results.size() > 1 && e.refusedData()) {
+                    // One result whose data the store refuses must not hold back those sent with it.
                     for (var r : results) {
-                        var a = assignments.get(r.taskId());
-                        if (a != null && a.clock() == r.clock()) {
-                            forget(r.taskId());
+                        try {
+                            store(List.of(r), acks);
+                        } catch (StoreException again) {
+                            notStored(again);
                         }
                     }
+                } else {
+                    notStored(e);
                 }
-                for (var r : stored) {
-                    Log.debug("rpc", "task " + r.taskId() + " host " + host + ": " + r.status());
-                }
-                stored.stream().mapToLong(Result::taskId).distinct().forEach(hub.resultsStored);
-            } catch (StoreException e) {
-                // Not acked: the agent keeps the results on disk and sends them again.
-                Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());
             }
         }
         for (var r : hb.reports()) {
@@ -505,6 +499,32 @@ final class AgentSession implements ReadLoop.Readable {
         writeLive();
         out.write(new Assignments(hb.seq(), acks, current()));
         hub.counters.observeMicros(Counters.Timer.HEARTBEAT, (System.nanoTime() - began) / 1000);
+    }
+
+    /** Writes results (a duplicate changes nothing) and acks them all once the write committed. */
+    private void store(List<Result> results, List<Assignments.Ack> acks) {
+        var stored = hub.results.write(results);
+        hub.countStored(stored);
+        for (var r : results) {
+            acks.add(new Assignments.Ack(r.taskId(), r.clock()));
+        }
+        synchronized (assignments) {
+            for (var r : results) {
+                var a = assignments.get(r.taskId());
+                if (a != null && a.clock() == r.clock()) {
+                    forget(r.taskId());
+                }
+            }
+        }
+        for (var r : stored) {
+            Log.debug("rpc", "task " + r.taskId() + " host " + host + ": " + r.status());
+        }
+        stored.stream().mapToLong(Result::taskId).distinct().forEach(hub.resultsStored);
+    }
+
+    private void notStored(StoreException e) {
+        // Not acked: the agent keeps the results on disk and sends them again.
+        Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());
     }
 
     /** Live output is written at most this often per connection (the first time at once). */
