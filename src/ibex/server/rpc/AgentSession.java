@@ -7,7 +7,6 @@ import ibex.core.InvalidTask;
 import ibex.core.Log;
 import ibex.core.TaskSpec;
 import ibex.store.DispatchStore.Result;
-import ibex.store.ProgressStore;
 import ibex.store.StoreException;
 import ibex.wire.Assignments;
 import ibex.wire.ErrorReply;
@@ -19,7 +18,6 @@ import ibex.wire.Greeting;
 import ibex.wire.Handshake;
 import ibex.wire.Heartbeat;
 import ibex.wire.Hello;
-import ibex.wire.LiveText;
 import ibex.wire.Message;
 import ibex.wire.ScriptRequest;
 import ibex.wire.Welcome;
@@ -42,8 +40,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One agent connection: handshake on its own virtual thread, then heartbeats answered from the
- * in-memory assignments, read by the {@link ReadLoop} (plain) or by that thread (TLS). Pushes (new starts, kills) are written by a short-lived virtual thread so
- * the scheduler never blocks on a slow agent; several pushes fold into one.
+ * in-memory assignments, read by the {@link ReadLoop} (plain) or by that thread (TLS). Pushes (new
+ * starts, kills) are written by a short-lived virtual thread so the scheduler never blocks on a
+ * slow agent; several pushes fold into one.
+ *
+ * <p>This file is over 400 lines because the handshake, the reading of frames within the hub's
+ * memory budget, heartbeats and pushes share one connection's state (its assignments, the scripts
+ * it was sent, whether it is welcomed, closed or silent) and its locking; split, that state would
+ * be package-wide. Live output, which needs none of it, is {@link LiveOutput}'s.
  */
 final class AgentSession implements ReadLoop.Readable {
     /** A watched connection's read buffer: a heartbeat is a few dozen bytes, 10,000 connections share the heap. */
@@ -57,6 +61,8 @@ final class AgentSession implements ReadLoop.Readable {
     private final Socket socket;
     private final String remote;
     private final Map<Long, Assignment> assignments = new TreeMap<>();
+    /** Live output of the runs going, as this connection reported it; used by the reading thread only. */
+    private final LiveOutput live = new LiveOutput();
     /** Tasks whose inputs this connection has sent (pushes and the reading thread both add). */
     private final Set<Long> scriptsSent = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean flushQueued = new AtomicBoolean();
@@ -467,7 +473,7 @@ final class AgentSession implements ReadLoop.Readable {
         for (var r : hb.reports()) {
             if (r.status().isResult()) {
                 results.add(new Result(r.taskId(), host, r.clock(), r.status(), r.stdout(), r.stderr()));
-                live.remove(r.taskId());
+                live.ended(r.taskId());
             }
         }
         var acks = new ArrayList<Assignments.Ack>();
@@ -493,7 +499,7 @@ final class AgentSession implements ReadLoop.Readable {
         }
         for (var r : hb.reports()) {
             if (!r.status().isResult()) {
-                liveReport(r);
+                live.accept(r);
             }
         }
         writeLive();
@@ -527,75 +533,16 @@ final class AgentSession implements ReadLoop.Readable {
         Log.warn("rpc", "agent " + host + ": results not stored, will be resent: " + e.getMessage());
     }
 
-    /** Live output is written at most this often per connection (the first time at once). */
-    private static final long LIVE_WRITE_NANOS = java.time.Duration.ofSeconds(2).toNanos();
-    /** Live output kept per stream and run; agents keep to their cap (2 MiB at most), this is the backstop. */
-    private static final long LIVE_MAX_BYTES = 8L * 1024 * 1024;
-    /** Running runs' live output on this connection, by task; used by the reading thread only. */
-    private final Map<Long, LiveRun> live = new java.util.HashMap<>();
-    private long liveWritten;
-
-    /** One run's live output: what this connection accepted ({@link LiveText}), what waits to be written. */
-    private static final class LiveRun {
-        final long clock;
-        final LiveText stdout = new LiveText();
-        final LiveText stderr = new LiveText();
-        final StringBuilder stdoutPending = new StringBuilder();
-        final StringBuilder stderrPending = new StringBuilder();
-        boolean replace = true;   // the first write of a connection replaces what an earlier one left
-
-        LiveRun(long clock) {
-            this.clock = clock;
-        }
-    }
-
-    private void liveReport(Heartbeat.Report r) {
-        var run = live.get(r.taskId());
-        if (run == null || run.clock != r.clock()) {
-            run = new LiveRun(r.clock());
-            live.put(r.taskId(), run);
-        }
-        if (run.stdout.end() < LIVE_MAX_BYTES) {
-            run.stdoutPending.append(run.stdout.accept(r.stdoutOffset(), r.stdout()));
-        }
-        if (run.stderr.end() < LIVE_MAX_BYTES) {
-            run.stderrPending.append(run.stderr.accept(r.stderrOffset(), r.stderr()));
-        }
-    }
-
-    /** Writes pending live output if the last write is old enough; kept for the next try if the store fails. */
+    /** Writes pending live output when a write is due. */
     private void writeLive() {
         long now = System.nanoTime();
-        if (live.isEmpty() || liveWritten != 0 && now - liveWritten < LIVE_WRITE_NANOS) {
+        if (!live.due(now)) {
             return;
         }
-        var writes = new ArrayList<ProgressStore.Write>();
-        var runs = new ArrayList<LiveRun>();
         synchronized (assignments) {
-            live.keySet().retainAll(assignments.keySet());
+            live.keepOnly(assignments.keySet());
         }
-        for (var e : live.entrySet()) {
-            var run = e.getValue();
-            if (run.replace || !run.stdoutPending.isEmpty() || !run.stderrPending.isEmpty()) {
-                writes.add(new ProgressStore.Write(e.getKey(), host, run.clock, run.replace, run.stdoutPending.toString(),
-                        run.stderrPending.toString()));
-                runs.add(run);
-            }
-        }
-        if (writes.isEmpty()) {
-            return;
-        }
-        try {
-            hub.progress.write(writes);
-            liveWritten = now;
-            for (var run : runs) {
-                run.replace = false;
-                run.stdoutPending.setLength(0);
-                run.stderrPending.setLength(0);
-            }
-        } catch (StoreException e) {
-            Log.warn("rpc", "agent " + host + ": live output not stored, will try again: " + e.getMessage());
-        }
+        live.write(host, hub.progress, now);
     }
 
     /** Drops a finished run; called with the assignments lock held. */
