@@ -28,10 +28,25 @@ final class Procs {
         throw new AssertionError();
     }
 
-    /** One process: ids from /proc/PID/stat, start time in clock ticks since boot. */
+    /**
+     * One process as seen at one moment: ids from /proc/PID/stat, start time in clock ticks since
+     * boot. Equal when they name the same process (pid and start time): its state and parent change
+     * while it lives, and a run's processes are gathered from several looks (a killed script's child
+     * was listed twice, running and then frozen under init).
+     */
     record Proc(long pid, long ppid, long pgid, long sid, char state, long start) {
         boolean exited() {
             return state == 'Z' || state == 'X' || state == 'x';
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Proc p && p.pid == pid && p.start == start;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(pid) * 31 + Long.hashCode(start);
         }
     }
 
