@@ -28,12 +28,21 @@ public final class StoreException extends RuntimeException {
     }
 
     /**
-     * Whether the database refused the data itself (SQLState class 22, data exception, or 23,
-     * integrity constraint), so that the same work fails however often it is tried, and other
-     * work does not.
+     * Whether the database refused the data itself, so that the same work fails however often it
+     * is tried, and other work does not: SQLState class 22 (data exception) or 23 (integrity
+     * constraint); and MySQL's errors for a CHECK constraint (3819) and a string its charset
+     * cannot hold (1366), which MySQL sends as the general HY000 (MariaDB as 23000 and 22007).
      */
     public boolean refusedData() {
         var state = sqlState();
-        return state.startsWith("22") || state.startsWith("23");
+        if (state.startsWith("22") || state.startsWith("23")) {
+            return true;
+        }
+        for (Throwable t = getCause(); t != null; t = t.getCause()) {
+            if (t instanceof SQLException e && (e.getErrorCode() == 3819 || e.getErrorCode() == 1366)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

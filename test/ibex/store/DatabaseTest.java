@@ -523,6 +523,44 @@ class DatabaseTest {
         }
     }
 
+    /** A value the store refuses (a CHECK, one too long) is the data's fault; a statement it cannot run is not. */
+    @ParameterizedTest
+    @MethodSource(BOTH)
+    void refusedData_isTrueForTheDataOnly(Supplier<Database> fresh) {
+        try (Database db = fresh.get()) {
+            db.inTransaction(c -> {
+                try (Statement st = c.createStatement()) {
+                    st.execute("ALTER TABLE task_action ADD CONSTRAINT test_small_ids CHECK (id < 100)");
+                }
+                return null;
+            });
+            StoreException check = assertThrows(StoreException.class, () -> db.inTransaction(c -> insertAction(c, 500)));
+            assertTrue(check.refusedData(), check.sqlState() + " " + check.getMessage());
+            StoreException tooLong = assertThrows(StoreException.class, () -> db.inTransaction(c -> {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO task_action (id, action, clock) VALUES (1, ?, 0)")) {
+                    ps.setString(1, "x".repeat(1000));
+                    return ps.executeUpdate();
+                }
+            }));
+            assertTrue(tooLong.refusedData(), tooLong.sqlState() + " " + tooLong.getMessage());
+            StoreException syntax = assertThrows(StoreException.class, () -> db.inTransaction(c -> {
+                try (Statement st = c.createStatement()) {
+                    return st.execute("SELEC 1");
+                }
+            }));
+            assertFalse(syntax.refusedData(), syntax.sqlState() + " " + syntax.getMessage());
+        }
+    }
+
+    /** MySQL (not MariaDB, which runs here) sends a CHECK violation and a string its charset cannot hold as HY000. */
+    @Test
+    void refusedData_knowsMysqlsGeneralStateForCheckAndCharset() {
+        assertTrue(new StoreException("x", new SQLException("Check constraint 'c' is violated.", "HY000", 3819)).refusedData());
+        assertTrue(new StoreException("x", new SQLException("Incorrect string value", "HY000", 1366)).refusedData());
+        assertFalse(new StoreException("x", new SQLException("Communications link failure", "08S01", 0)).refusedData());
+        assertFalse(new StoreException("x", new SQLException("Lock wait timeout exceeded", "40001", 1205)).refusedData());
+    }
+
     @ParameterizedTest
     @MethodSource(BOTH)
     void inTransaction_retriesADeadlock_upTo3Times(Supplier<Database> fresh) {

@@ -485,11 +485,16 @@ final class AgentSession implements ReadLoop.Readable {
             } catch (StoreException e) {
                 if (results.size() > 1 && e.refusedData()) {
                     // One result whose data the store refuses must not hold back those sent with it.
+                    // Any other failure (the database went away) ends the attempt: each try
+                    // could wait for a connection, and the rest go again anyway.
                     for (var r : results) {
                         try {
                             store(List.of(r), acks);
                         } catch (StoreException again) {
                             notStored(again);
+                            if (!again.refusedData()) {
+                                break;
+                            }
                         }
                     }
                 } else {
