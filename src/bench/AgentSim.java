@@ -39,8 +39,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * by Assignments; pushed TaskScript and Assignments are handled like the agent does (a START it
  * has not run is "run" and reported as success after --run-ms; a KILL is reported killed; a START
  * without its script gets a ScriptRequest). Results go out in an immediate heartbeat and, like the
- * agent's, again only after a reply came without their ack, or on a new connection. One selector thread: the load generator must cost little next to the
- * server on a 2-core machine.
+ * agent's, again only after a reply came without their ack, or on a new connection. One selector
+ * thread: the load generator must cost little next to the server on a 2-core machine.
  *
  * <pre>
  * usage: AgentSim --server HOST:PORT --prefix P --count N [--source 127.N] [--interval MS] [--connect-rate PER_S] [--run-ms MS]

@@ -227,8 +227,8 @@ final class Agentd {
         }
         double ratio = Stats.median(ratios);
         b.section("P5 — task start rate on one host", k + " starts per round, " + rounds + " round(s) after an uncounted round of the"
-                        + " agent's that warms the server up, the plain starts and the agent's interleaved in the same run; each start appends the script's own $EPOCHREALTIME to a file, and the rate is"
-                        + " (starts − 1) ÷ (last − first start)",
+                        + " agent's that warms the server up, the plain starts and the agent's interleaved in the same run; each"
+                        + " start appends the script's own $EPOCHREALTIME to a file, and the rate is (starts − 1) ÷ (last − first start)",
                 List.of(new Bench.Target("agent's start rate ÷ plain ProcessBuilder's (median of the rounds' ratios)", "≥ 80 %",
                         String.format("%.0f %% (medians: %s vs %s starts/s, %.0f %%)", ratio, Stats.f(Stats.median(agentRates)),
                                 Stats.f(Stats.median(plain)), 100 * Stats.median(agentRates) / Stats.median(plain)), ratio >= 80)),

@@ -208,7 +208,8 @@ final class Fleet {
     /** P3. */
     void oneTaskManyHosts() throws IOException {
         int n = b.quick ? 5000 : 10000;
-        // Five: on this VM one run takes 1 to 2.7 s (the machine's speed drifts from minute to minute), and a median of three moved with it.
+        // Five: on this VM one run takes 1 to 2.7 s (the machine's speed drifts from minute to
+        // minute), and a median of three moved with it.
         int runs = b.quick ? 1 : 5;
         var dir = b.scratch.resolve("p3");
         var t = new Table("run", "POST answered", "create → first assigned", "create → all assigned", "last report → last stored",
@@ -291,9 +292,10 @@ final class Fleet {
                 List.of(new Bench.Target("create → all " + n + " hosts assigned (median of runs)", "≤ 2 s", Stats.f(a) + " ms", a <= 2000),
                         new Bench.Target("all results stored after they were reported (median of runs)", "≤ 5 s", Stats.f(s) + " ms", s <= 5000)),
                 t, List.of("Each simulated agent reports success as soon as its assignment arrives (an immediate heartbeat, like the"
-                        + " agent after a script ends), and, like the agent, again only after a reply came without its ack; an ack means stored. Times are wall"
-                        + " clock on one machine: t0 is taken just before the POST. 'Last report → last stored' is the time from the"
-                        + " last first-report sent by any agent to the last ack received; 'report → stored' is per host.",
+                        + " agent after a script ends), and, like the agent, again only after a reply came without its ack; an"
+                        + " ack means stored. Times are wall clock on one machine: t0 is taken just before the POST. 'Last"
+                        + " report → last stored' is the time from the last first-report sent by any agent to the last ack"
+                        + " received; 'report → stored' is per host.",
                         "Run 0 is the same task on the fresh server, before the counted runs: the first creation, push and"
                         + " result storing of that size run mostly interpreted code. It is in the table and not in the medians."));
     }

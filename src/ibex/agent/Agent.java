@@ -262,7 +262,7 @@ public final class Agent implements AutoCloseable {
                 meta.forget(ack.taskId(), ack.clock(), ids.contains(ack.taskId()) || runner.hasRunOf(ack.taskId()));
             }
         }
-        if (a.ackSeq() > 0) {
+        if (a.ackSeq() > 0 && !inFlight.isEmpty()) {   // empty at nearly every heartbeat of an idle agent
             // The reply to heartbeat ackSeq: what it and earlier ones carried and was not acked was
             // refused by the server's store, and goes with the next heartbeat.
             long replied = a.ackSeq();
@@ -329,8 +329,9 @@ public final class Agent implements AutoCloseable {
 
     /**
      * Every result not yet acked and not on its way ({@link #inFlight}; within the budget, the rest
-     * go next time), then live output of the runs still going. A run is reported from its files, so a result that was written while the
-     * agent, the network or the server was down goes out on the next connection, until acked.
+     * go next time), then live output of the runs still going. A run is reported from its files, so
+     * a result that was written while the agent, the network or the server was down goes out on the
+     * next connection, until acked.
      */
     private List<Heartbeat.Report> reports(Live live, long seq) throws IOException {
         var out = new ArrayList<Heartbeat.Report>();

@@ -33,8 +33,9 @@
  *     ({@link ibex.wire.Assignments.Ack}, same task and clock), in the reply to the heartbeat that
  *     carried it. An ack means the result is stored; the agent may forget it. A reply without the
  *     ack means the server could not store it: the agent sends it again in a later heartbeat (until
- *     that reply it does not), and sends every unacked result on a new connection. Acking a report twice, or a report the server ignores (stale
- *     clock), is harmless; the server acks it too so the agent stops sending it.</li>
+ *     that reply it does not), and sends every unacked result on a new connection. Acking a report
+ *     twice, or a report the server ignores (stale clock), is harmless; the server acks it too so
+ *     the agent stops sending it.</li>
  * <li>Live output: while a run is running, the agent sends reports with status {@code running}
  *     carrying the next pieces of its stdout and stderr. Each piece starts at an offset into the
  *     stream's text counted in UTF-8 bytes; the text of every stream starts at 0 on each connection.

@@ -8,6 +8,7 @@ import com.eclipsesource.json.JsonArray;
 import com.eclipsesource.json.JsonObject;
 import ibex.config.AgentConfig;
 import ibex.config.ServerConfig;
+import ibex.server.Scrape;
 import ibex.server.Server;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -210,9 +211,9 @@ final class Harness implements AutoCloseable {
         var r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpAddress().getPort() + "/metrics"))
                 .timeout(Duration.ofSeconds(20)).header("Authorization", AUTH).build();
         try {
-            var text = HTTP.send(r, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
-            return text.lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
-                    .findFirst().orElseThrow(() -> new AssertionError("no " + name + " in /metrics:\n" + text));
+            var reply = HTTP.send(r, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            assertEquals(200, reply.statusCode(), reply::body);
+            return Scrape.sample(reply.body(), name);
         } catch (IOException e) {
             throw new UncheckedIOException("GET /metrics", e);
         } catch (InterruptedException e) {

@@ -12,6 +12,7 @@ import ibex.agent.Agent;
 import ibex.config.AgentConfig;
 import ibex.config.Pem;
 import ibex.config.ServerConfig;
+import ibex.server.Scrape;
 import ibex.server.Server;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -311,12 +312,7 @@ final class SecureServer implements AutoCloseable {
     long metric(String name) {
         var r = get("/metrics");
         assertEquals(200, r.status(), r::toString);
-        for (var line : r.body().split("\n")) {
-            if (line.startsWith(name + " ")) {
-                return (long) Double.parseDouble(line.substring(name.length() + 1).strip());
-            }
-        }
-        return fail("no " + name + " in /metrics:\n" + r.body());
+        return (long) Scrape.sample(r.body(), name);
     }
 
         /** Polls a /metrics sample until it meets the condition; fails after {@code seconds}. */

@@ -9,7 +9,6 @@ import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,15 +38,7 @@ class MetricsTest {
     static Map<String, Double> scrape() {
         var r = s.get("/metrics");
         assertEquals(200, r.status(), r::toString);
-        var out = new HashMap<String, Double>();
-        for (var line : r.body().split("\n")) {
-            if (line.isEmpty() || line.startsWith("#")) {
-                continue;
-            }
-            int space = line.lastIndexOf(' ');
-            out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
-        }
-        return out;
+        return Scrape.samples(r.body());
     }
 
     static double value(Map<String, Double> m, String name) {
